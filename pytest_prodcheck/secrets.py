@@ -1,0 +1,33 @@
+"""Masking secrets before anything is printed, logged or reported.
+
+    >>> mask_dsn("postgresql://app:s3cret@127.0.0.1:6432/ecommerce")
+    'postgresql://app:***@127.0.0.1:6432/ecommerce'
+    >>> mask_text("connect postgresql://app:s3cret@h/db failed", extra=["s3cret"])
+    'connect postgresql://app:***@h/db failed'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MASK = "***"
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_KV_PASSWORD = re.compile(
+    r"(?i)(?P<key>\b(?:password|passwd|pwd|secret|secret_access_key|aws_secret_access_key|token)\s*[=:]\s*)"
+    r"(?P<q>['\"]?)(?P<val>[^'\"\s&;]+)(?P=q)"
+)
+
+
+def mask_dsn(dsn: str) -> str:
+    """Replace the password of a URL-style DSN with ``***``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", dsn)
+
+
+def mask_text(text: str, extra: Iterable[str] = ()) -> str:
+    """Mask URL passwords, ``password=…`` pairs and any literal secret in ``extra``."""
+    out = mask_dsn(text)
+    out = _KV_PASSWORD.sub(lambda m: f"{m['key']}{m['q']}{MASK}{m['q']}", out)
+    for secret in sorted({s for s in extra if s and len(s) >= 3}, key=len, reverse=True):
+        out = out.replace(secret, MASK)
+    return out
