@@ -59,7 +59,14 @@ class Endpoints:
     s3: S3Endpoint | None = None
     acme_directory: str | None = None  # https://127.0.0.1:14000/dir
     acme_ca_bundle: str | None = None  # PEM that verifies the ACME server's API certificate
-    acme_roots: str | None = None  # PEM of the ACME CA's issuing root(s) (trust anchor for issued certs)
+    acme_roots: str | None = (
+        None  # PEM of the ACME CA's issuing root(s) (trust anchor for issued certs)
+    )
+    # --- monitoring -------------------------------------------------------------------------------
+    prometheus_url: str | None = None  # http://127.0.0.1:9090
+    alertmanager_url: str | None = None  # http://127.0.0.1:9093
+    metrics_url: str | None = None  # the app's Prometheus metrics endpoint
+    uptime_url: str | None = None  # what an uptime monitor polls (the app health endpoint)
     # --- local-only handles (paths into the running stack; empty elsewhere) ---------------------
     nginx_reload_command: tuple[str, ...] = ()  # argv that reloads the web server
     webroot: str | None = None  # ACME HTTP-01 webroot served at /.well-known/acme-challenge/

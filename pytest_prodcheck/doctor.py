@@ -1,0 +1,207 @@
+"""The guide's "Support & Troubleshooting" steps as one diagnosis, each finding with its fix.
+
+    >>> for finding in diagnose(endpoints, settings):
+    ...     print(finding.line())
+    ✓ dns shop.example.com: 203.0.113.10
+    ✗ port 443 shop.example.com: connection refused
+        fix: open 80/443 in the firewall and check nginx listens (ss -tlnp | grep -E ':(80|443)')
+
+A step never raises: an unreachable service is a failed finding with what to try next.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+
+from pytest_prodcheck.config import Settings
+from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.probes.pgbouncer import AdminConsole
+from pytest_prodcheck.probes.tls.expiry import check_expiry
+from pytest_prodcheck.probes.tls.scan import scan_tls
+from pytest_prodcheck.probes.tls.target import SiteTarget
+from pytest_prodcheck.secrets import mask_dsn, mask_text
+from pytest_prodcheck.stack.endpoints import Endpoints
+
+MIN_FREE_BYTES = 1 << 30  # 1 GiB free for backups
+
+
+@dataclass(frozen=True)
+class Finding:
+    step: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{'✓' if self.ok else '✗'} {self.step}: {self.detail}"
+        return text if self.ok or not self.fix else f"{text}\n    fix: {self.fix}"
+
+
+def _guard(step: str, fix: str, fn: Callable[[], Finding]) -> Finding:
+    try:
+        return fn()
+    except ProdcheckError as exc:
+        return Finding(step, False, str(exc), fix)
+    except (OSError, psycopg.Error, requests.RequestException) as exc:
+        return Finding(
+            step,
+            False,
+            mask_text(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)),
+            fix,
+        )
+
+
+def _resolve(host: str, port: int, resolve: dict[tuple[str, int], str]) -> str:
+    """The address to connect to: the exact resolve entry, else any entry for ``host``, else host."""
+    if (host, port) in resolve:
+        return resolve[(host, port)]
+    return next((addr for (h, _p), addr in resolve.items() if h == host), host)
+
+
+def check_dns(name: str, resolve: dict[tuple[str, int], str]) -> Finding:
+    pinned = [addr for (h, _p), addr in resolve.items() if h == name]
+    if pinned:
+        return Finding(f"dns {name}", True, f"pinned by --resolve to {pinned[0]}")
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return Finding(
+            f"dns {name}",
+            False,
+            f"does not resolve ({exc.strerror})",
+            f"add an A record for {name} pointing at the server (check: nslookup {name})",
+        )
+    addrs = sorted({str(info[4][0]) for info in infos})
+    return Finding(f"dns {name}", True, ", ".join(addrs))
+
+
+def check_port(url: str, resolve: dict[tuple[str, int], str], timeout: float = 3.0) -> Finding:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addr = _resolve(host, port, resolve)
+    step = f"port {port} {host}"
+    try:
+        with socket.create_connection((addr, port), timeout=timeout):
+            return Finding(step, True, f"{addr}:{port} accepts connections")
+    except OSError as exc:
+        return Finding(
+            step,
+            False,
+            f"{addr}:{port}: {exc.strerror or exc}",
+            "open 80/443 in the firewall and check nginx listens "
+            "(ss -tlnp | grep -E ':(80|443)'; nginx -t)",
+        )
+
+
+def check_certificate(target: SiteTarget) -> Finding:
+    result = check_expiry(scan_tls(target, timeout=5), target.expect)
+    return Finding(
+        "certificate",
+        result.ok,
+        result.message or result.observed,
+        "renew it: prodcheck ssl renew (or make renew-ssl); check the renewal cron job",
+    )
+
+
+def check_database(name: str, dsn: str) -> Finding:
+    with psycopg.connect(dsn, connect_timeout=3, prepare_threshold=None, autocommit=True) as conn:
+        version = conn.execute("select current_setting('server_version')").fetchone()
+    return Finding(name, True, f"{mask_dsn(dsn)} answers (server {version[0] if version else '?'})")
+
+
+def check_pgbouncer_pools(admin_dsn: str) -> Finding:
+    with AdminConsole(admin_dsn) as console:
+        pools = console.show("POOLS").dicts()
+    waiting = sum(int(p.get("cl_waiting") or 0) for p in pools)
+    detail = f"{len(pools)} pools, {waiting} clients waiting"
+    return Finding(
+        "pgbouncer pools",
+        waiting == 0,
+        detail,
+        "clients wait for server connections: raise default_pool_size/max_db_connections "
+        "or find slow transactions (SHOW SERVERS)"
+        if waiting
+        else "",
+    )
+
+
+def check_backup_dir(path: Path) -> Finding:
+    step = f"backup dir {path}"
+    if not path.exists():
+        return Finding(step, False, "does not exist", f"mkdir -p {path} && chmod 700 {path}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        return Finding(
+            step, False, "not writable by this user", f"chown $(id -un) {path}; chmod 700 {path}"
+        )
+    free = shutil.disk_usage(path).free
+    ok = free >= MIN_FREE_BYTES
+    return Finding(
+        step,
+        ok,
+        f"writable, {free / (1 << 30):.1f} GiB free",
+        "" if ok else "free disk space (df -h) or prune old backups: prodcheck backups prune",
+    )
+
+
+def check_acme_directory(url: str, ca_bundle: str | None) -> Finding:
+    session = requests.Session()
+    session.trust_env = False
+    response = session.get(url, timeout=5, verify=ca_bundle or True)
+    ok = response.status_code == 200 and "newOrder" in response.text
+    return Finding(
+        "acme directory",
+        ok,
+        f"{url} answered {response.status_code}",
+        "" if ok else "check --directory / [acme] directory and outbound HTTPS",
+    )
+
+
+def diagnose(ep: Endpoints, settings: Settings) -> Iterator[Finding]:
+    """Every troubleshooting step that applies to the configured target, in the guide's order."""
+    resolve = ep.resolve_map()
+    for name in ep.names:
+        yield check_dns(name, resolve)
+    for url in (ep.http_url, ep.site_url):
+        if url:
+            yield check_port(url, resolve)
+    if ep.site_url:
+        yield _guard(
+            "certificate",
+            "check nginx's ssl_certificate and the TLS port",
+            lambda: check_certificate(SiteTarget.from_endpoints(ep, settings)),
+        )
+    for name, dsn, fix in (
+        ("database (direct)", ep.postgres_dsn, "check PostgreSQL runs: pg_isready -h HOST -p 5432"),
+        (
+            "database (via pgbouncer)",
+            ep.pgbouncer_dsn,
+            "check PgBouncer runs and its [databases] entry points at PostgreSQL (its log says why)",
+        ),
+    ):
+        if dsn:
+            yield _guard(name, fix, lambda n=name, d=dsn: check_database(n, d))  # type: ignore[misc]
+    if ep.pgbouncer_admin_dsn:
+        yield _guard(
+            "pgbouncer pools",
+            "check admin_users/stats_users in pgbouncer.ini",
+            lambda: check_pgbouncer_pools(ep.pgbouncer_admin_dsn or ""),
+        )
+    yield check_backup_dir(Path(settings.backup.dir))
+    directory = ep.acme_directory or settings.acme.directory
+    if directory:
+        bundle = ep.acme_ca_bundle or settings.acme.ca_bundle
+        yield _guard(
+            "acme directory",
+            "check the ACME directory URL and outbound HTTPS",
+            lambda: check_acme_directory(directory, bundle),
+        )

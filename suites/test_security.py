@@ -1,0 +1,158 @@
+"""Security: HTTPS only, CORS, cookies, monitoring exposure, admin ports, WAF, secrets file, host.
+
+Host-level items (firewall, fail2ban, log rotation, encryption at rest, VPN, accounts) are checked
+only with ``--prodcheck-host-checks`` (run the suite on the server itself); otherwise they are
+manual checklist items decided by an attestation.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from pytest_prodcheck.config import Settings
+from pytest_prodcheck.evidence import EvidenceRecorder
+from pytest_prodcheck.probes import host as host_checks
+from pytest_prodcheck.probes import security
+from pytest_prodcheck.probes.envfile import check_env_file
+from pytest_prodcheck.probes.tls.target import SiteTarget
+from pytest_prodcheck.stack.endpoints import Endpoints
+
+pytestmark = [pytest.mark.security]
+
+
+@pytest.fixture(scope="module")
+def site(prodcheck_stack: Endpoints, prodcheck_settings: Settings) -> SiteTarget:
+    return SiteTarget.from_endpoints(prodcheck_stack, prodcheck_settings)
+
+
+def _assert(result: object) -> None:
+    assert result.ok, result.message or result.observed
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("security.https-only")
+def test_https_only_on_every_name(site: SiteTarget, prodcheck_evidence: EvidenceRecorder) -> None:
+    _assert(prodcheck_evidence.check(security.check_https_only(site)))
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("security.cors", "testing.security-audit")
+def test_cors_does_not_reflect_foreign_origins(
+    site: SiteTarget, prodcheck_evidence: EvidenceRecorder
+) -> None:
+    _assert(prodcheck_evidence.check(security.check_cors(site)))
+
+
+@pytest.mark.checklist("testing.security-audit")
+def test_session_cookies_are_secure(
+    site: SiteTarget, prodcheck_stack: Endpoints, prodcheck_evidence: EvidenceRecorder
+) -> None:
+    """Log in (registering a throwaway user on the embedded shop) and judge the cookies set."""
+    requests = [security.CookieRequest("GET", "/")]
+    if prodcheck_stack.target == "local":
+        email = f"audit-{secrets.token_hex(4)}@example.test"
+        password = secrets.token_urlsafe(12)
+        body = json.dumps({"email": email, "password": password, "name": "Audit"}).encode()
+        creds = json.dumps({"email": email, "password": password}).encode()
+        json_header = (("Content-Type", "application/json"),)
+        requests += [
+            security.CookieRequest("POST", "/api/auth/register", body, json_header),
+            security.CookieRequest("POST", "/api/auth/login", creds, json_header),
+        ]
+    _assert(prodcheck_evidence.check(security.check_cookies(site, requests)))
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("testing.security-audit", "security.admin-vpn")
+def test_monitoring_name_is_not_open(
+    site: SiteTarget, prodcheck_stack: Endpoints, prodcheck_evidence: EvidenceRecorder
+) -> None:
+    _assert(
+        prodcheck_evidence.check(
+            security.check_monitoring_protected(site, prodcheck_stack.monitoring)
+        )
+    )
+
+
+@pytest.mark.checklist("testing.security-audit", "security.firewall")
+def test_database_ports_not_public(
+    prodcheck_stack: Endpoints, prodcheck_settings: Settings, prodcheck_evidence: EvidenceRecorder
+) -> None:
+    """Postgres/PgBouncer ports are not reachable on the public address ([security] public_address;
+    on the embedded stack: the address nginx serves the site on)."""
+    public = prodcheck_settings.security.public_address
+    if public is None and prodcheck_stack.target == "local":
+        public = prodcheck_stack.resolve_map() and next(
+            iter(prodcheck_stack.resolve_map().values())
+        )
+    ports: dict[str, int] = {}
+    for name in ("postgres_dsn", "pgbouncer_dsn"):
+        dsn = getattr(prodcheck_stack, name)
+        if dsn:
+            ports[name.removesuffix("_dsn")] = urlsplit(dsn).port or 5432
+    if not public:
+        pytest.skip("no public address to probe: set [security] public_address in prodcheck.toml")
+    _assert(prodcheck_evidence.check(security.check_ports_closed(str(public), ports)))
+
+
+@pytest.mark.checklist("security.waf")
+def test_waf_blocks_obvious_attacks(
+    site: SiteTarget, prodcheck_settings: Settings, prodcheck_evidence: EvidenceRecorder
+) -> None:
+    result = prodcheck_evidence.check(security.check_waf(site, prodcheck_settings.security.waf))
+    if result.status == "n/a":
+        pytest.skip(result.message)
+    _assert(result)
+
+
+@pytest.mark.checklist("predeploy.env-production")
+def test_env_production_has_no_placeholders(
+    prodcheck_stack: Endpoints, prodcheck_settings: Settings, prodcheck_evidence: EvidenceRecorder
+) -> None:
+    path = Path(prodcheck_stack.extras.get("env_file") or prodcheck_settings.security.env_file)
+    _assert(prodcheck_evidence.check(check_env_file(path)))
+
+
+# -- host-level (only on the server itself) --------------------------------------------------------
+@pytest.fixture(scope="module")
+def host(prodcheck_settings: Settings) -> host_checks.Host:
+    if not prodcheck_settings.host_checks:
+        pytest.skip(
+            "host checks run on the server itself: pass --prodcheck-host-checks (else attest)"
+        )
+    return host_checks.Host()
+
+
+@pytest.mark.checklist("security.firewall")
+def test_firewall_active(host: host_checks.Host, prodcheck_evidence: EvidenceRecorder) -> None:
+    _assert(prodcheck_evidence.check(host_checks.check_firewall(host)))
+
+
+@pytest.mark.checklist("security.fail2ban")
+def test_fail2ban_running(host: host_checks.Host, prodcheck_evidence: EvidenceRecorder) -> None:
+    _assert(prodcheck_evidence.check(host_checks.check_fail2ban(host)))
+
+
+@pytest.mark.checklist("predeploy.log-rotation")
+def test_log_rotation(host: host_checks.Host, prodcheck_evidence: EvidenceRecorder) -> None:
+    _assert(prodcheck_evidence.check(host_checks.check_logrotate(host, ("nginx", "postgresql"))))
+
+
+@pytest.mark.checklist("security.encryption-at-rest")
+def test_encryption_at_rest(host: host_checks.Host, prodcheck_evidence: EvidenceRecorder) -> None:
+    _assert(prodcheck_evidence.check(host_checks.check_encryption_at_rest(host)))
+
+
+@pytest.mark.checklist("security.admin-vpn")
+def test_vpn_for_admin_access(host: host_checks.Host, prodcheck_evidence: EvidenceRecorder) -> None:
+    _assert(prodcheck_evidence.check(host_checks.check_vpn(host)))
+
+
+@pytest.mark.checklist("security.user-permissions")
+def test_user_accounts(host: host_checks.Host, prodcheck_evidence: EvidenceRecorder) -> None:
+    _assert(prodcheck_evidence.check(host_checks.check_user_accounts(host)))
