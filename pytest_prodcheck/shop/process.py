@@ -1,0 +1,106 @@
+"""Run the shop as a child process (uvicorn) on a free loopback port, and stop it for sure.
+
+    >>> with ShopServer(dsn, ai_dsn) as shop:                # doctest: +SKIP
+    ...     requests.get(shop.url + "/health").json()
+    {'status': 'ok', 'databases': {'main': 'ok', 'ai': 'ok'}}
+
+The DSNs travel in the child's environment (never argv, so ``ps`` shows no password). The child
+is a :class:`~pytest_prodcheck.stack._proc.ManagedProcess`: own process group, reaped at exit,
+on SIGTERM and by the next run after a SIGKILL. :meth:`ShopServer.stop` sends SIGTERM (uvicorn
+shuts down gracefully, closing its pools), then SIGKILLs the group after ``stop_timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from pytest_prodcheck.errors import ProdcheckError, ToolError
+from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.shop.settings import AI_DSN_ENV, DSN_ENV
+from pytest_prodcheck.stack._proc import ManagedProcess, free_port, make_tempdir, wait_port
+
+
+class ShopServer:
+    """The shop under uvicorn in a subprocess; ``url`` is ``http://host:port``."""
+
+    def __init__(
+        self,
+        dsn: str,
+        ai_dsn: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workers: int = 1,
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        start_timeout: float = 20.0,
+        stop_timeout: float = 8.0,
+    ) -> None:
+        self.dsn, self.ai_dsn = dsn, ai_dsn
+        self.host, self.port, self.workers = host, port, workers
+        self.log_path = log_path or make_tempdir("shop-") / "shop.log"
+        self.extra_env = dict(env or {})
+        self.start_timeout, self.stop_timeout = start_timeout, stop_timeout
+        self.process = ManagedProcess("shop")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update(self.extra_env)
+        env[DSN_ENV], env[AI_DSN_ENV] = self.dsn, self.ai_dsn
+        return env
+
+    def start(self) -> ShopServer:
+        """Start and wait until the port accepts connections (the pools are open by then)."""
+        fixed = self.port
+        for _attempt in range(3):
+            port = fixed or free_port(self.host)
+            argv = [sys.executable, "-m", "pytest_prodcheck.shop", "serve", "--host", self.host,
+                    "--port", str(port), "--workers", str(self.workers)]  # fmt: skip
+            self.process.start(argv, env=self._env(), log_path=self.log_path)
+            try:
+                wait_port(self.host, port, self.start_timeout, proc=self.process)
+            except ProdcheckError:
+                self.process.stop(signal.SIGKILL, timeout=1)
+                if fixed or "address already in use" not in self.log_tail().lower():
+                    break
+                continue
+            self.port = port
+            return self
+        raise ToolError(
+            f"the shop did not start on {self.host}: "
+            f"{mask_text(self.log_tail()) or 'no output'} (log: {self.log_path})"
+        )
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_path.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+        return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+    @property
+    def alive(self) -> bool:
+        return self.process.alive
+
+    def stop(self) -> int | None:
+        """SIGTERM (graceful), SIGKILL the group after ``stop_timeout``; returns the exit code."""
+        return self.process.stop(signal.SIGTERM, timeout=self.stop_timeout)
+
+    def __enter__(self) -> ShopServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
