@@ -1,0 +1,79 @@
+"""AcmeClient details: error translation, bounded badNonce retries (against a real Pebble)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from acme import messages
+
+from pytest_prodcheck import acme
+from pytest_prodcheck.acme.client import _raise_from_problem, _short, generate_key
+from pytest_prodcheck.acme.service import dry_run_directory
+from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.stack._proc import free_port, make_tempdir
+from pytest_prodcheck.stack.pebble import PebbleServer
+
+
+def test_rate_limit_problem_becomes_rate_limited_with_advice() -> None:
+    problem = messages.Error.with_code("rateLimited", detail="too many certificates (5) per week")
+    with pytest.raises(acme.RateLimited) as info:
+        _raise_from_problem(problem, "order")
+    msg = str(info.value)
+    assert "rate-limited the order" in msg and "5) per week" in msg and "--staging" in msg
+    assert isinstance(info.value, acme.OrderRejected) and info.value.exit_code == 3
+
+
+def test_other_problems_become_order_rejected() -> None:
+    problem = messages.Error.with_code("rejectedIdentifier", detail="Invalid TLD")
+    with pytest.raises(acme.OrderRejected, match=r"rejected the order \(rejectedIdentifier: "):
+        _raise_from_problem(problem, "order")
+
+
+def test_short_reasons() -> None:
+    dns = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='x.test', port=443): Max retries exceeded (Caused by "
+        "NameResolutionError(\"...: Failed to resolve 'x.test' ([Errno -2] Name or service not "
+        'known)"))'
+    )
+    assert _short(dns) == "cannot resolve x.test: Name or service not known"
+    refused = requests.exceptions.ConnectionError(
+        "... NewConnectionError('...: Failed to establish a new connection: [Errno 111] "
+        "Connection refused'))"
+    )
+    assert _short(refused) == "Connection refused"
+
+
+def test_key_types() -> None:
+    assert b"BEGIN PRIVATE KEY" in generate_key("ecdsa")
+    assert len(generate_key("rsa")) > len(generate_key("ecdsa"))
+    with pytest.raises(ConfigError, match="use one of ecdsa, rsa"):
+        generate_key("dsa")
+
+
+def test_client_argument_errors() -> None:
+    with pytest.raises(ConfigError, match="is not an http"):
+        acme.AcmeClient("ftp://acme.test/dir")
+    with pytest.raises(ConfigError, match="does not exist"):
+        acme.AcmeClient("https://acme.test/dir", ca_bundle="/nonexistent/ca.pem")
+
+
+def test_dry_run_of_letsencrypt_production_goes_to_staging() -> None:
+    assert dry_run_directory(acme.LETSENCRYPT_PRODUCTION) == acme.LETSENCRYPT_STAGING
+    assert dry_run_directory("https://127.0.0.1:14000/dir") == "https://127.0.0.1:14000/dir"
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[PebbleServer]:
+    with PebbleServer(make_tempdir("pebble-nonce100-"), free_port(), nonce_reject=100) as p:
+        yield p
+
+
+def test_bad_nonce_retries_are_bounded(hostile: PebbleServer) -> None:
+    client = acme.AcmeClient(hostile.directory_url, ca_bundle=hostile.api_ca_path)
+    webroot = make_tempdir("webroot-")
+    with pytest.raises(acme.OrderRejected) as info:
+        client.issue(("shop.test",), Path(webroot))
+    assert "badNonce" in str(info.value) and "account registration" in str(info.value)
