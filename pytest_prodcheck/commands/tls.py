@@ -1,0 +1,131 @@
+"""``prodcheck tls check``: every TLS, certificate and HTTP hardening check against one site.
+
+    $ prodcheck tls check https://shop.example.com
+    $ prodcheck tls check https://shop.test:8443 --http-url http://shop.test:8080 \\
+          --resolve shop.test:8443:127.0.0.1 --resolve www.shop.test:8443:127.0.0.1 \\
+          --ca-bundle ca.pem --name www.shop.test --name api.shop.test --json
+    {"schema_version": 1, "target": "https://shop.test:8443", "checks": [{"id": "tls.protocols", ...}]}
+
+``--http-url`` says where plain HTTP is served (default: port 80 of the same host); ``--resolve``
+connects to ADDR for HOST:PORT while sending HOST (curl style, repeatable); ``--name`` adds a host
+name the certificate must cover (``www.<apex>`` also enables the www→apex redirect check, and
+``api.<apex>`` is where the API path is probed). Thresholds come from ``prodcheck.toml`` /
+``--set tls.min_days=30``. Exit codes: 0 no check failed, 1 a check failed, 2 usage or
+configuration error, 3 the site is unreachable or a check could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from pytest_prodcheck.commands._common import add_config_args, settings_from_args
+from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget
+from pytest_prodcheck.probes.tls_site import SiteReport, run_site_checks
+from pytest_prodcheck.secrets import mask_dsn, mask_text
+
+
+def register(subparsers: Any) -> None:
+    """Add ``prodcheck tls check`` to the CLI."""
+    parser = subparsers.add_parser(
+        "tls",
+        help="TLS, certificate and HTTP hardening checks of a site",
+        description="TLS, certificate and HTTP hardening checks (the guide's SSL/TLS + Nginx).",
+    )
+    sub = parser.add_subparsers(dest="tls_command", metavar="COMMAND")
+    sub.required = True
+    check = sub.add_parser(
+        "check",
+        help="run every check against one site",
+        description="Run every TLS/certificate/HTTP check against one site "
+        "(exit 0 ok, 1 a check failed, 2 usage, 3 unreachable).",
+    )
+    check.add_argument("url", metavar="URL", help="the site's https:// base URL")
+    check.add_argument(
+        "--http-url",
+        dest="http_url",
+        metavar="URL",
+        help="where plain HTTP is served (default: port 80)",
+    )
+    check.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT, like curl --resolve (repeatable)",
+    )
+    check.add_argument(
+        "--ca-bundle",
+        dest="ca_bundle",
+        metavar="PATH",
+        help="trust anchors (default: system store)",
+    )
+    check.add_argument(
+        "--name",
+        dest="names",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="another host name the certificate must cover (repeatable)",
+    )
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_args(check)
+    check.set_defaults(func=run)
+
+
+def target_from_args(args: argparse.Namespace) -> SiteTarget:
+    """The site to check: CLI arguments first, then ``prodcheck.toml`` (ConfigError on bad input)."""
+    settings = settings_from_args(args)
+    site = settings.site
+    names = list(args.names) + [n for n in (site.www, site.api, site.monitoring) if n]
+    return SiteTarget.from_args(
+        args.url,
+        http_url=args.http_url or settings.http_url,
+        resolve=args.resolve or settings.resolve,
+        ca_bundle=args.ca_bundle or settings.ca_bundle,
+        names=names,
+        www=site.www,
+        api=site.api,
+        static_path=site.static_path,
+        api_path=site.api_path,
+        expect=Expectations.from_settings(settings),
+    )
+
+
+_LABEL = {"pass": "PASS", "fail": "FAIL", "n/a": "N/A ", "error": "ERR "}
+
+
+def format_text(report: SiteReport) -> str:
+    width = max((len(c.id) for c in report.checks), default=10)
+    lines = [f"prodcheck tls check {report.target}  ({report.duration_s:.1f} s)"]
+    for c in report.checks:
+        lines.append(f"{_LABEL[c.status]}  {c.id:<{width}}  {_summary(c)}")
+    counts = {
+        s: sum(c.status == s for c in report.checks) for s in ("pass", "fail", "n/a", "error")
+    }
+    lines.append(
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['n/a']} n/a, {counts['error']} errors"
+    )
+    return "\n".join(lines)
+
+
+def _summary(c: CheckResult) -> str:
+    if c.status == "pass":
+        return c.observed
+    if c.status == "n/a":
+        return c.message
+    if c.status == "error":
+        return f"could not run: {c.message}"
+    return f"{c.message} (observed: {c.observed}; expected: {c.expected})"
+
+
+def run(args: argparse.Namespace) -> int:
+    target = target_from_args(args)
+    report = run_site_checks(target)
+    report = SiteReport(mask_dsn(report.target), report.checks, report.duration_s)
+    out = json.dumps(report.to_dict(), ensure_ascii=False) if args.json else format_text(report)
+    sys.stdout.write(mask_text(out) + "\n")
+    return report.exit_code

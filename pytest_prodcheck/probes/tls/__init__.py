@@ -1,0 +1,45 @@
+"""TLS and certificate checks of one site, sslyze-style: one module per check family.
+
+>>> from pytest_prodcheck.probes import tls
+>>> target = tls.SiteTarget.from_args("https://shop.test:8443",
+...                                   resolve=["shop.test:8443:127.0.0.1"], ca_bundle="ca.pem")
+>>> scan = tls.scan_tls(target)          # sslyze: protocols, suites, served chain, OCSP staple
+>>> tls.check_protocols(scan).status
+'pass'
+>>> tls.run_site_checks(target).exit_code  # every TLS + HTTP check, concurrently
+0
+"""
+
+from pytest_prodcheck.probes.tls.alpn import check_alpn
+from pytest_prodcheck.probes.tls.chain import check_chain
+from pytest_prodcheck.probes.tls.ciphers import check_ciphers
+from pytest_prodcheck.probes.tls.expiry import check_expiry
+from pytest_prodcheck.probes.tls.handshake import Handshake, handshake
+from pytest_prodcheck.probes.tls.hostname import check_hostname, handshakes
+from pytest_prodcheck.probes.tls.keys import check_key
+from pytest_prodcheck.probes.tls.ocsp import check_ocsp
+from pytest_prodcheck.probes.tls.profiles import TlsProfile, load_profile
+from pytest_prodcheck.probes.tls.protocols import check_protocols
+from pytest_prodcheck.probes.tls.scan import TlsScan, scan_tls
+from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget, parse_resolve
+
+__all__ = [
+    "Expectations",
+    "Handshake",
+    "SiteTarget",
+    "TlsProfile",
+    "TlsScan",
+    "check_alpn",
+    "check_chain",
+    "check_ciphers",
+    "check_expiry",
+    "check_hostname",
+    "check_key",
+    "check_ocsp",
+    "check_protocols",
+    "handshake",
+    "handshakes",
+    "load_profile",
+    "parse_resolve",
+    "scan_tls",
+]
