@@ -1,0 +1,403 @@
+"""PgBouncer through its admin console: configuration audit, version risks, monitoring tables.
+
+    >>> expected = PgBouncerExpected()          # the guide's values (pool_mode transaction, ...)
+    >>> with AdminConsole("postgresql://pgb_admin:pw@127.0.0.1:6432/pgbouncer") as console:
+    ...     results = audit_config(console.config(), console.databases(), expected)
+    ...     risk = check_prepared_statements(console.version(), console.config())
+    ...     pools = console.show("POOLS")                 # Table(columns, rows)
+    >>> [r.id for r in results if not r.ok]
+    ['pgbouncer.config.pool_mode']
+
+The admin console speaks only the simple query protocol and refuses ``BEGIN``: connections are
+autocommit and commands are sent without parameters. Check ids:
+
+- ``pgbouncer.config.<setting>`` for each guide setting, ``pgbouncer.config.databases`` for
+  per-database overrides in ``[databases]`` that undo the global values;
+- ``pgbouncer.prepared-statements``: transaction pooling with a PgBouncer that cannot keep
+  prepared statements (< 1.21, or ≥ 1.21 without ``max_prepared_statements``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from types import TracebackType
+from typing import Any
+
+import psycopg
+
+from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.secrets import mask_dsn, mask_text
+
+__all__ = [
+    "MONITORING_COMMANDS",
+    "AdminConsole",
+    "PgBouncerExpected",
+    "Table",
+    "audit_config",
+    "check_prepared_statements",
+    "dsn_password",
+    "parse_version",
+]
+
+#: The admin commands ``prodcheck pgbouncer <name>`` prints and the suite records as evidence.
+MONITORING_COMMANDS: tuple[str, ...] = ("STATS", "POOLS", "CLIENTS", "SERVERS", "CONFIG")
+
+_DRIVER_FIX = (
+    "upgrade PgBouncer to >= 1.21 and set max_prepared_statements (e.g. 100), or disable "
+    "server-side prepared statements in every client (psycopg 3: prepare_threshold=None; "
+    "asyncpg: statement_cache_size=0; JDBC: prepareThreshold=0)"
+)
+
+
+@dataclass(frozen=True)
+class PgBouncerExpected:
+    """Expected PgBouncer settings; defaults are the deployment guide's ``pgbouncer.ini``.
+
+    >>> PgBouncerExpected(default_pool_size=20).pool_mode
+    'transaction'
+    """
+
+    pool_mode: str = "transaction"
+    max_client_conn: int = 1000
+    default_pool_size: int = 25
+    reserve_pool_size: int = 10
+    max_db_connections: int = 100
+    server_idle_timeout: int = 600
+    client_idle_timeout: int = 0
+    server_connect_timeout: int = 15
+
+    @classmethod
+    def from_settings(cls, section: object | None) -> PgBouncerExpected:
+        """Build from the ``[pgbouncer]`` settings section, reading each attribute if present."""
+        if section is None:
+            return cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if hasattr(section, f.name):
+                value = getattr(section, f.name)
+                if value is not None:
+                    values[f.name] = value if f.name == "pool_mode" else int(value)
+        return cls(**values)
+
+    def items(self) -> list[tuple[str, str | int]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of one ``SHOW`` command, all values as text (``None`` for SQL NULL).
+
+    >>> t = Table(("database", "cl_active"), (("ecommerce", "3"),))
+    >>> t.dicts()
+    [{'database': 'ecommerce', 'cl_active': '3'}]
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str | None, ...], ...]
+
+    def dicts(self) -> list[dict[str, str | None]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def render(self) -> str:
+        """An aligned plain-text table, numbers right-aligned, as psql prints it."""
+        cells = [[("" if v is None else v) for v in row] for row in self.rows]
+        widths = [len(c) for c in self.columns]
+        for row in cells:
+            for i, value in enumerate(row):
+                widths[i] = max(widths[i], len(value))
+        numeric = [
+            bool(cells) and all(_is_number(row[i]) or row[i] == "" for row in cells)
+            for i in range(len(self.columns))
+        ]
+
+        def line(values: Sequence[str], header: bool = False) -> str:
+            out = []
+            for i, value in enumerate(values):
+                out.append(
+                    value.rjust(widths[i]) if numeric[i] and not header else value.ljust(widths[i])
+                )
+            return " | ".join(out).rstrip()
+
+        parts = [line(self.columns, header=True), "-+-".join("-" * w for w in widths)]
+        parts.extend(line(row) for row in cells)
+        parts.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+        return "\n".join(parts)
+
+
+def _is_number(value: str) -> bool:
+    return bool(re.fullmatch(r"-?\d+(\.\d+)?", value))
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password in a DSN (URL or key=value), for masking error messages.
+
+    >>> dsn_password("postgresql://app:s3cret@127.0.0.1:6432/ecommerce")
+    's3cret'
+    """
+    try:
+        return psycopg.conninfo.conninfo_to_dict(dsn).get("password")  # type: ignore[return-value]
+    except psycopg.ProgrammingError:
+        return None
+
+
+_AUTH_MARKERS = (
+    "authentication failed",
+    "no such user",
+    "not allowed",
+    "no password supplied",
+    "no pg_hba.conf entry",
+)
+_DB_MARKERS = ("no such database", "does not exist")
+
+
+def connect_error(dsn: str, exc: BaseException, what: str) -> TargetUnreachable | ConfigError:
+    """Turn a psycopg connection failure into one masked line that says what to do."""
+    pw = dsn_password(dsn)
+    detail = mask_text(
+        str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc), extra=[pw or ""]
+    )
+    where = mask_dsn(dsn)
+    if any(marker in detail for marker in _AUTH_MARKERS):
+        return ConfigError(f"{what} {where}: {detail}; check the user and password")
+    if any(marker in detail for marker in _DB_MARKERS):
+        return ConfigError(f"{what} {where}: {detail}; check the database name in the DSN")
+    return TargetUnreachable(
+        f"{what} {where} unreachable: {detail}; is it running and is the DSN right?"
+    )
+
+
+class AdminConsole:
+    """A connection to PgBouncer's admin console (database ``pgbouncer``).
+
+    >>> with AdminConsole(dsn) as console:
+    ...     console.show("POOLS").dicts()[0]["pool_mode"]
+    'transaction'
+    """
+
+    def __init__(self, dsn: str, connect_timeout: float = 5.0) -> None:
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def __enter__(self) -> AdminConsole:
+        try:
+            self._conn = psycopg.connect(
+                self.dsn,
+                autocommit=True,
+                prepare_threshold=None,
+                connect_timeout=max(1, round(self.connect_timeout)),
+            )
+        except psycopg.ProgrammingError as exc:
+            raise ConfigError(
+                f"PgBouncer admin DSN {mask_dsn(self.dsn)} is malformed: "
+                f"{mask_text(str(exc), extra=[dsn_password(self.dsn) or ''])}"
+            ) from None
+        except psycopg.Error as exc:
+            raise connect_error(self.dsn, exc, "PgBouncer admin console") from None
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def show(self, what: str) -> Table:
+        """Run ``SHOW <what>`` (simple protocol, no parameters) and return its rows as text."""
+        if not re.fullmatch(r"[A-Za-z_]+", what):
+            raise ConfigError(f"not a PgBouncer SHOW command: {what!r}")
+        if self._conn is None:
+            raise RuntimeError("AdminConsole used outside 'with'")
+        try:
+            cur = self._conn.execute(f"SHOW {what.upper()}")
+            columns = tuple(d.name for d in cur.description or ())
+            rows = tuple(
+                tuple(None if v is None else str(v) for v in row) for row in cur.fetchall()
+            )
+        except psycopg.Error as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            if "unrecognized configuration parameter" in msg or "syntax error" in msg:
+                raise ConfigError(
+                    f"{mask_dsn(self.dsn)} is not a PgBouncer admin console ({msg}); "
+                    "point admin_dsn at database 'pgbouncer' on PgBouncer's port"
+                ) from None
+            raise ToolError(f"PgBouncer SHOW {what.upper()} failed: {msg}") from None
+        return Table(columns, rows)
+
+    def config(self) -> dict[str, str]:
+        """``SHOW CONFIG`` as ``{key: value}``."""
+        return {r["key"] or "": r["value"] or "" for r in self.show("CONFIG").dicts()}
+
+    def databases(self) -> list[dict[str, str | None]]:
+        """``SHOW DATABASES`` rows (the admin pseudo-database ``pgbouncer`` left out)."""
+        return [r for r in self.show("DATABASES").dicts() if r.get("name") != "pgbouncer"]
+
+    def version(self) -> str:
+        """``SHOW VERSION``, e.g. ``'PgBouncer 1.18.0'``."""
+        table = self.show("VERSION")
+        return table.rows[0][0] or "" if table.rows else ""
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``'PgBouncer 1.18.0'`` → ``(1, 18, 0)``; unknown → ``(0, 0, 0)``.
+
+    >>> parse_version("PgBouncer 1.21.0 libevent 2.1.12")
+    (1, 21, 0)
+    """
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not m:
+        return (0, 0, 0)
+    return (int(m[1]), int(m[2]), int(m[3] or 0))
+
+
+def _same(observed: str | None, expected: str | int) -> bool:
+    if observed is None:
+        return False
+    if isinstance(expected, int):
+        try:
+            return float(observed) == float(expected)
+        except ValueError:
+            return False
+    return observed.strip().lower() == str(expected).lower()
+
+
+def _show_value(observed: str | None) -> str:
+    if observed is None:
+        return "absent"
+    # SHOW CONFIG prints time settings as e.g. "600" (s); keep integers as integers
+    try:
+        number = float(observed)
+    except ValueError:
+        return observed
+    return str(int(number)) if number.is_integer() else observed
+
+
+def audit_config(
+    config: Mapping[str, str],
+    databases: Sequence[Mapping[str, str | None]],
+    expected: PgBouncerExpected,
+) -> list[CheckResult]:
+    """Compare ``SHOW CONFIG`` / ``SHOW DATABASES`` with the expected settings.
+
+    One result per setting (``pgbouncer.config.<setting>``) plus ``pgbouncer.config.databases``
+    for per-database overrides (pool_mode, pool_size, max_db_connections in ``[databases]``).
+    """
+    results = []
+    for key, want in expected.items():
+        got = config.get(key)
+        ok = _same(got, want)
+        message = "" if ok else f"{key} is {_show_value(got)}, expected {want}"
+        if not ok and key == "max_db_connections" and _same(got, 0):
+            message += " (0 = unlimited: PostgreSQL is not protected from pool growth)"
+        if not ok and key == "pool_mode":
+            message += (
+                " (session pooling holds a server connection per client: no pooling for web apps)"
+            )
+        results.append(
+            CheckResult.judge(f"pgbouncer.config.{key}", ok, _show_value(got), str(want), message)
+        )
+    results.append(_audit_databases(databases, config, expected))
+    return results
+
+
+def _audit_databases(
+    databases: Sequence[Mapping[str, str | None]],
+    config: Mapping[str, str],
+    expected: PgBouncerExpected,
+) -> CheckResult:
+    # SHOW DATABASES prints effective values; only real overrides (different from the global
+    # setting, which has its own check) and different from the expectation are reported here.
+    columns = (
+        ("pool_mode", "pool_mode", expected.pool_mode),
+        ("pool_size", "default_pool_size", expected.default_pool_size),
+        ("max_connections", "max_db_connections", expected.max_db_connections),
+    )
+    problems = []
+    for db in databases:
+        name = db.get("name") or "?"
+        for column, key, want in columns:
+            value = db.get(column)
+            if not value or _same(value, want) or _same(value, config.get(key, "")):
+                continue
+            problems.append(f"{name}: {key}={value}")
+    names = ", ".join(db.get("name") or "?" for db in databases) or "none"
+    expected_text = (
+        f"every database: pool_mode={expected.pool_mode}, pool_size={expected.default_pool_size}, "
+        f"max_db_connections={expected.max_db_connections}"
+    )
+    if not databases:
+        return CheckResult.failed(
+            "pgbouncer.config.databases",
+            "no databases",
+            expected_text,
+            "PgBouncer serves no database",
+        )
+    if problems:
+        return CheckResult.failed(
+            "pgbouncer.config.databases",
+            "; ".join(problems),
+            expected_text,
+            "per-database settings override the expected values: " + "; ".join(problems),
+        )
+    return CheckResult.passed(
+        "pgbouncer.config.databases", f"databases {names} as expected", expected_text
+    )
+
+
+def check_prepared_statements(
+    version: str, config: Mapping[str, str], clients_disable_prepares: bool = False
+) -> CheckResult:
+    """Flag transaction pooling where prepared statements break (PgBouncer < 1.21, or no
+    ``max_prepared_statements``), unless every client is known to disable server-side prepares.
+
+    >>> check_prepared_statements("PgBouncer 1.18.0", {"pool_mode": "transaction"}).status
+    'fail'
+    """
+    cid = "pgbouncer.prepared-statements"
+    mode = (config.get("pool_mode") or "").lower()
+    expected = "PgBouncer >= 1.21 with max_prepared_statements > 0 under transaction pooling"
+    ver = parse_version(version)
+    ver_text = ".".join(map(str, ver))
+    if mode not in ("transaction", "statement"):
+        return CheckResult.not_applicable(
+            cid,
+            f"pool_mode is {mode or 'unknown'}: prepared statements survive session pooling",
+            expected,
+        )
+    mps = config.get("max_prepared_statements")
+    if ver >= (1, 21, 0) and mps is not None and _same_positive(mps):
+        return CheckResult.passed(
+            cid, f"PgBouncer {ver_text}, max_prepared_statements={mps}", expected
+        )
+    if ver < (1, 21, 0):
+        observed = f"PgBouncer {ver_text} < 1.21 with pool_mode={mode}"
+        why = "cannot track prepared statements"
+    else:
+        observed = f"PgBouncer {ver_text} with pool_mode={mode}, max_prepared_statements={mps or 0}"
+        why = "has prepared-statement support switched off (max_prepared_statements = 0)"
+    if clients_disable_prepares:
+        return CheckResult.passed(
+            cid,
+            observed + "; clients disable server-side prepares",
+            expected,
+            f"PgBouncer {why}; accepted because every client disables server-side prepared "
+            "statements (e.g. psycopg prepare_threshold=None)",
+        )
+    return CheckResult.failed(
+        cid,
+        observed,
+        expected,
+        f"PgBouncer {why} under {mode} pooling: drivers that prepare (psycopg 3 after 5 runs, "
+        "asyncpg, JDBC) fail with 'prepared statement \"…\" does not exist'; fix: " + _DRIVER_FIX,
+    )
+
+
+def _same_positive(value: str) -> bool:
+    try:
+        return float(value) > 0
+    except ValueError:
+        return False

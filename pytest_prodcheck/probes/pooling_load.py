@@ -1,0 +1,281 @@
+"""Does the pool really cap the server? N clients at once through PgBouncer, PostgreSQL watched.
+
+    >>> result = run_pool_cap(["postgresql://app:pw@127.0.0.1:6432/ecommerce"],
+    ...                       sampler_dsn="postgresql://app:pw@127.0.0.1:5432/ecommerce",
+    ...                       clients=1000)
+    >>> result.peak_per_database, result.failures, round(result.wall_s, 1)
+    ({'ecommerce': 25}, 0, 3.1)
+    >>> check_pool_caps_server(result, max_db_connections=100).ok
+    True
+
+Every client is a psycopg ``AsyncConnection`` (autocommit, ``prepare_threshold=None`` as PgBouncer's
+transaction pooling requires); all of them are connected at the same moment (an ``asyncio.Barrier``)
+before each runs its queries. Meanwhile a direct connection samples ``pg_stat_activity`` every
+~10 ms in a thread and keeps the peak number of server connections per database (client backends
+of the users of the given DSNs). Check id: ``pgbouncer.pool-caps-server``.
+
+The process needs one file descriptor per client: the soft ``RLIMIT_NOFILE`` is raised to the hard
+limit when needed, and a hard limit that is too low is reported with what to change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password
+from pytest_prodcheck.secrets import mask_text
+
+__all__ = ["PoolCapResult", "check_pool_caps_server", "ensure_fd_limit", "run_pool_cap"]
+
+FD_HEADROOM = 128  # sockets, log files, the sampler, pytest's own files
+
+_SAMPLE_SQL = (
+    "SELECT datname, count(*) FROM pg_stat_activity "
+    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
+    "AND datname = ANY(%s) AND usename = ANY(%s) GROUP BY datname"
+)
+
+
+@dataclass(frozen=True)
+class PoolCapResult:
+    """What happened when ``clients`` clients hit PgBouncer at once."""
+
+    clients: int
+    failures: int
+    peak_per_database: dict[str, int]
+    wall_s: float
+    connect_p50_s: float
+    samples: int
+    queries_per_client: int
+    fd_limit: tuple[int, int]
+    failure_examples: tuple[str, ...] = field(default=())
+
+    @property
+    def peak_total(self) -> int:
+        return sum(self.peak_per_database.values())
+
+    def summary(self) -> str:
+        peaks = ", ".join(f"{db}={n}" for db, n in sorted(self.peak_per_database.items())) or "none"
+        return (
+            f"{self.clients} clients, {self.failures} failed, "
+            f"peak server connections per database: {peaks}, "
+            f"wall {self.wall_s:.2f} s, "
+            f"median connect {self.connect_p50_s:.2f} s, {self.samples} samples"
+        )
+
+
+def ensure_fd_limit(needed: int) -> tuple[int, int]:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit if ``needed`` exceeds it.
+
+    Returns the (soft, hard) limit in force. Raises :class:`ToolError` when even the hard limit is
+    too low, saying what to change.
+
+    >>> ensure_fd_limit(1128)
+    (20000, 20000)
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raise ToolError(
+            f"{needed} file descriptors are needed but the hard limit (RLIMIT_NOFILE) is {hard}: "
+            f"raise it (ulimit -Hn {needed} as root, LimitNOFILE= in systemd, nofile in "
+            "/etc/security/limits.conf, or docker --ulimit nofile=...) or run fewer clients "
+            "([pgbouncer] clients); PgBouncer itself needs about max_client_conn * 1.5 "
+            "descriptors too"
+        )
+    return soft, hard
+
+
+class _Sampler(threading.Thread):
+    """Samples ``pg_stat_activity`` every ``interval`` s over a direct connection."""
+
+    def __init__(
+        self, conn: psycopg.Connection[Any], dbs: list[str], users: list[str], interval: float
+    ):
+        super().__init__(name="prodcheck-pg-sampler", daemon=True)
+        self.conn, self.dbs, self.users, self.interval = conn, dbs, users, interval
+        self.peak: dict[str, int] = dict.fromkeys(dbs, 0)
+        self.samples = 0
+        self.error: str | None = None
+        self._stop_event = threading.Event()
+
+    def sample(self) -> None:
+        rows = self.conn.execute(_SAMPLE_SQL, [self.dbs, self.users]).fetchall()
+        for db, count in rows:
+            self.peak[db] = max(self.peak.get(db, 0), int(count))
+        self.samples += 1
+
+    def run(self) -> None:
+        try:
+            while not self._stop_event.is_set():
+                self.sample()
+                self._stop_event.wait(self.interval)
+            self.sample()
+        except psycopg.Error as exc:
+            self.error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(10)
+
+
+def _target(dsn: str) -> tuple[str, str]:
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(
+            f"malformed DSN: {mask_text(str(exc), extra=[dsn_password(dsn) or ''])}"
+        ) from None
+    db, user = info.get("dbname"), info.get("user")
+    if not db or not user:
+        raise ConfigError(
+            "each PgBouncer DSN must name its database and user (postgresql://user:pw@host:port/db)"
+        )
+    return str(db), str(user)
+
+
+async def _run_clients(
+    dsns: Sequence[str],
+    clients: int,
+    queries: int,
+    query: str,
+    connect_timeout: float,
+) -> tuple[int, list[float], list[str]]:
+    barrier = asyncio.Barrier(clients)
+    connect_times: list[float] = []
+    errors: list[str] = []
+    barrier_timeout = connect_timeout + 5
+
+    async def one(i: int) -> None:
+        dsn = dsns[i % len(dsns)]
+        conn: psycopg.AsyncConnection[Any] | None = None
+        t0 = time.perf_counter()
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                dsn,
+                autocommit=True,
+                prepare_threshold=None,
+                connect_timeout=max(1, round(connect_timeout)),
+            )
+            connect_times.append(time.perf_counter() - t0)
+        except psycopg.Error as exc:
+            errors.append(f"connect: {_first_line(exc)}")
+        try:
+            try:
+                await asyncio.wait_for(barrier.wait(), barrier_timeout)
+            except (TimeoutError, asyncio.BrokenBarrierError):
+                await barrier.abort()
+            if conn is None:
+                return
+            for _ in range(queries):
+                await conn.execute(query)
+        except psycopg.Error as exc:
+            errors.append(f"query: {_first_line(exc)}")
+        finally:
+            if conn is not None:
+                await conn.close()
+
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    return len(errors), connect_times, errors
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def run_pool_cap(
+    dsns: Sequence[str],
+    sampler_dsn: str,
+    clients: int = 1000,
+    queries: int = 3,
+    query: str = "SELECT pg_sleep(0.02)",
+    connect_timeout: float = 60.0,
+    sample_interval: float = 0.01,
+) -> PoolCapResult:
+    """Connect ``clients`` clients through PgBouncer (spread round-robin over ``dsns``) at once,
+    run ``queries`` queries each, and record the peak server connections per database seen
+    through ``sampler_dsn`` (a direct PostgreSQL connection)."""
+    if clients < 1:
+        raise ConfigError(f"[pgbouncer] clients must be >= 1, got {clients}")
+    if not dsns:
+        raise ConfigError("no PgBouncer DSN to connect clients to: set [pgbouncer] dsn")
+    targets = [_target(d) for d in dsns]
+    dbs = sorted({db for db, _ in targets})
+    users = sorted({user for _, user in targets})
+    limits = ensure_fd_limit(clients + FD_HEADROOM)
+    try:
+        sampler_conn = psycopg.connect(sampler_dsn, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise connect_error(sampler_dsn, exc, "PostgreSQL (direct, for sampling)") from None
+    secrets = [dsn_password(d) or "" for d in (*dsns, sampler_dsn)]
+    sampler = _Sampler(sampler_conn, dbs, users, sample_interval)
+    try:
+        sampler.start()
+        t0 = time.perf_counter()
+        try:
+            failures, connect_times, errors = asyncio.run(
+                _run_clients(dsns, clients, queries, query, connect_timeout)
+            )
+        finally:
+            wall = time.perf_counter() - t0
+            sampler.stop()
+    finally:
+        sampler_conn.close()
+    if sampler.error is not None:
+        raise ToolError(
+            f"sampling pg_stat_activity failed: {mask_text(sampler.error, extra=secrets)}"
+        )
+    examples = tuple(dict.fromkeys(mask_text(e, extra=secrets) for e in errors))[:5]
+    return PoolCapResult(
+        clients=clients,
+        failures=failures,
+        peak_per_database=dict(sampler.peak),
+        wall_s=wall,
+        connect_p50_s=statistics.median(connect_times) if connect_times else float("nan"),
+        samples=sampler.samples,
+        queries_per_client=queries,
+        fd_limit=limits,
+        failure_examples=examples,
+    )
+
+
+def check_pool_caps_server(result: PoolCapResult, max_db_connections: int) -> CheckResult:
+    """Pass when no client failed and no database saw more than ``max_db_connections``."""
+    expected = (
+        f"0 of {result.clients} clients fail; "
+        f"<= {max_db_connections} server connections per database"
+    )
+    over = {db: n for db, n in result.peak_per_database.items() if n > max_db_connections}
+    problems = []
+    if over:
+        problems.append(
+            "PostgreSQL saw more server connections than max_db_connections="
+            f"{max_db_connections}: " + ", ".join(f"{db}={n}" for db, n in sorted(over.items()))
+        )
+    if result.failures:
+        problems.append(
+            f"{result.failures} of {result.clients} clients failed (e.g. "
+            + "; ".join(result.failure_examples[:2])
+            + ")"
+        )
+    if result.samples < 3:
+        problems.append(f"only {result.samples} samples of pg_stat_activity: peak not trustworthy")
+    return CheckResult.judge(
+        "pgbouncer.pool-caps-server", not problems, result.summary(), expected, "; ".join(problems)
+    )

@@ -1,0 +1,297 @@
+"""PgBouncer pooling and PostgreSQL hygiene: the guide's "Connection Pooling" section + DB checklist.
+
+    pytest -m pooling                       # everything below
+    pytest -m "smoke and pooling"           # config audit, prepared statements, monitoring, hygiene
+
+DSNs come from the target: the embedded stack (``local``), or ``[database]`` / ``[pgbouncer]``
+``dsn`` / ``ai_dsn`` / ``admin_dsn`` in ``prodcheck.toml``; a missing one skips the test naming
+the key. Expected PgBouncer values are ``[pgbouncer]`` settings (defaults: the guide's).
+The failover test restarts PgBouncer, so it runs on the local target only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pytest_prodcheck.probes import pooling_failover, pooling_load, pooling_overhead, postgres
+from pytest_prodcheck.probes.pgbouncer import (
+    AdminConsole,
+    PgBouncerExpected,
+    Table,
+    audit_config,
+    check_prepared_statements,
+)
+
+pytestmark = [pytest.mark.pooling]
+
+PGB_DSN = ("pgbouncer_dsn", "[pgbouncer] dsn")
+PGB_ADMIN = ("pgbouncer_admin_dsn", "[pgbouncer] admin_dsn")
+PG_DSN = ("postgres_dsn", "[database] dsn")
+
+
+def _admin(stack: Any) -> str:
+    return str(stack.require(*PGB_ADMIN))
+
+
+def _expected(settings: Any) -> PgBouncerExpected:
+    return PgBouncerExpected.from_settings(getattr(settings, "pgbouncer", None))
+
+
+# --- PgBouncer configuration (smoke) --------------------------------------------------------------
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("performance.pgbouncer")
+def test_pgbouncer_configuration(prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+    """SHOW CONFIG / SHOW DATABASES match the guide's pgbouncer.ini (or [pgbouncer] overrides)."""
+    with AdminConsole(_admin(prodcheck_stack)) as console:
+        prodcheck_evidence.record("pgbouncer version", console.version())
+        results = audit_config(console.config(), console.databases(), _expected(prodcheck_settings))
+    for result in results:
+        prodcheck_evidence.check(result)
+    failed = [r.message for r in results if not r.ok]
+    assert not failed, "; ".join(failed)
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("performance.pgbouncer")
+def test_prepared_statements_under_transaction_pooling(
+    prodcheck_stack, prodcheck_settings, prodcheck_evidence
+):
+    """PgBouncer < 1.21 (or no max_prepared_statements) breaks drivers that prepare statements.
+
+    On the local target the reference shop connects with ``prepare_threshold=None``; elsewhere set
+    ``[pgbouncer] prepared_statements_disabled = true`` once every client does the same.
+    """
+    disabled = bool(getattr(prodcheck_settings.pgbouncer, "prepared_statements_disabled", False))
+    disabled = disabled or prodcheck_stack.target == "local"
+    with AdminConsole(_admin(prodcheck_stack)) as console:
+        result = check_prepared_statements(console.version(), console.config(), disabled)
+    prodcheck_evidence.check(result)
+    assert result.ok, result.message
+
+
+def _summary(table: Table, keys: tuple[str, ...], values: tuple[str, ...]) -> str:
+    rows = table.dicts()
+    if not rows:
+        return "no rows"
+    parts = []
+    for row in rows[:20]:
+        name = "/".join(str(row.get(k)) for k in keys)
+        parts.append(name + ": " + " ".join(f"{v}={row.get(v)}" for v in values if v in row))
+    more = f" (+{len(rows) - 20} more)" if len(rows) > 20 else ""
+    return "; ".join(parts) + more
+
+
+@pytest.mark.smoke
+@pytest.mark.monitoring
+@pytest.mark.checklist("performance.pgbouncer")
+def test_pgbouncer_monitoring_evidence(prodcheck_stack, prodcheck_evidence):
+    """The guide's monitoring commands (SHOW STATS/POOLS/CLIENTS/SERVERS), captured as evidence."""
+    with AdminConsole(_admin(prodcheck_stack)) as console:
+        stats, pools = console.show("STATS"), console.show("POOLS")
+        clients, servers = console.show("CLIENTS"), console.show("SERVERS")
+    prodcheck_evidence.record(
+        "SHOW STATS",
+        _summary(stats, ("database",), ("total_xact_count", "total_query_count", "avg_query_time")),
+    )
+    prodcheck_evidence.record(
+        "SHOW POOLS",
+        _summary(
+            pools,
+            ("database", "user"),
+            ("cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait", "pool_mode"),
+        ),
+    )
+    prodcheck_evidence.record("SHOW CLIENTS", f"{len(clients.rows)} client connections")
+    prodcheck_evidence.record("SHOW SERVERS", f"{len(servers.rows)} server connections")
+    assert "cl_active" in pools.columns and "total_xact_count" in stats.columns
+
+
+# --- PgBouncer under load -------------------------------------------------------------------------
+
+
+@pytest.mark.checklist("performance.pgbouncer")
+def test_pool_caps_the_server(prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+    """[pgbouncer] clients (default 1000) connect at once; PostgreSQL never sees more than
+    max_db_connections server connections per database and no client fails."""
+    dsns = [prodcheck_stack.require(*PGB_DSN)]
+    if prodcheck_stack.pgbouncer_ai_dsn:
+        dsns.append(prodcheck_stack.pgbouncer_ai_dsn)
+    sampler = prodcheck_stack.postgres_dsn or prodcheck_stack.require(
+        "postgres_admin_dsn", "[database] dsn or admin_dsn"
+    )
+    wanted = int(getattr(prodcheck_settings.pgbouncer, "clients", 1000))
+    with AdminConsole(_admin(prodcheck_stack)) as console:
+        max_client_conn = int(float(console.config().get("max_client_conn", "0") or 0))
+        existing = sum(
+            1 for r in console.show("CLIENTS").dicts() if r.get("database") != "pgbouncer"
+        )
+    clients = max(1, min(wanted, max_client_conn - existing)) if max_client_conn else wanted
+    prodcheck_evidence.record(
+        "clients",
+        clients,
+        f"{wanted} ([pgbouncer] clients)",
+        message=f"{existing} clients already connected, max_client_conn={max_client_conn}",
+    )
+    result = pooling_load.run_pool_cap(dsns, sampler_dsn=sampler, clients=clients)
+    prodcheck_evidence.record(
+        "wall time",
+        f"{result.wall_s:.2f} s",
+        "< 10 s on an idle 2-core machine (benchmark: bench/RESULTS-pooling.md)",
+    )
+    check = prodcheck_evidence.check(
+        pooling_load.check_pool_caps_server(
+            result, _expected(prodcheck_settings).max_db_connections
+        )
+    )
+    assert check.ok, check.message
+
+
+@pytest.mark.checklist("performance.pgbouncer")
+def test_connection_overhead(prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+    """connect + SELECT 1 + close through PgBouncer costs >= 30 % less than direct (guide: 30-50 %)."""
+    result = pooling_overhead.measure_overhead(
+        prodcheck_stack.require(*PG_DSN), prodcheck_stack.require(*PGB_DSN), n=200
+    )
+    minimum = float(getattr(prodcheck_settings.pgbouncer, "overhead_min_reduction", 30.0))
+    check = prodcheck_evidence.check(pooling_overhead.check_overhead(result, minimum))
+    assert check.ok, check.message
+
+
+# --- PostgreSQL hygiene (smoke) -------------------------------------------------------------------
+
+
+def _password_targets(stack: Any) -> list[postgres.LoginTarget]:
+    targets = []
+    pg = stack.postgres_dsn or stack.postgres_admin_dsn
+    if pg:
+        targets.append(postgres.login_target("PostgreSQL", pg))
+    if stack.pgbouncer_dsn:
+        targets.append(postgres.login_target("PgBouncer", stack.pgbouncer_dsn))
+    if stack.pgbouncer_admin_dsn:
+        targets.append(postgres.login_target("PgBouncer admin console", stack.pgbouncer_admin_dsn))
+    if not targets:
+        stack.require(*PG_DSN)
+    return targets
+
+
+@pytest.mark.smoke
+@pytest.mark.security
+@pytest.mark.checklist("security.default-passwords")
+def test_default_passwords_refused(prodcheck_stack, prodcheck_evidence):
+    """postgres/postgres, postgres/password, user = password … are refused everywhere."""
+    result = prodcheck_evidence.check(
+        postgres.check_default_passwords(_password_targets(prodcheck_stack))
+    )
+    assert result.ok, result.message
+
+
+@pytest.mark.smoke
+@pytest.mark.security
+@pytest.mark.checklist("predeploy.strong-passwords")
+def test_configured_passwords_are_strong(prodcheck_stack, prodcheck_evidence):
+    """Every database password the checks were given is >= 12 chars, not a default, not the user."""
+    keys = {
+        "postgres_admin_dsn": "[database] admin_dsn",
+        "postgres_dsn": "[database] dsn",
+        "postgres_ai_dsn": "[database] ai_dsn",
+        "pgbouncer_dsn": "[pgbouncer] dsn",
+        "pgbouncer_admin_dsn": "[pgbouncer] admin_dsn",
+    }
+    dsns = {
+        key: getattr(prodcheck_stack, name)
+        for name, key in keys.items()
+        if getattr(prodcheck_stack, name)
+    }
+    dsns = {k: v for k, v in dsns.items() if postgres.dsn_parts(v).get("password")}
+    if not dsns:
+        prodcheck_stack.require(*PG_DSN)
+    result = prodcheck_evidence.check(postgres.check_password_strength(dsns))
+    assert result.ok, result.message
+
+
+@pytest.mark.smoke
+@pytest.mark.security
+@pytest.mark.checklist("security.user-permissions")
+def test_app_role_is_least_privileged(prodcheck_stack, prodcheck_evidence):
+    """The app's role is no superuser, has no server-wide powers, owns only its databases."""
+    dsn = prodcheck_stack.require(*PG_DSN)
+    app_dsns = (
+        dsn,
+        prodcheck_stack.postgres_ai_dsn,
+        prodcheck_stack.pgbouncer_dsn,
+        prodcheck_stack.pgbouncer_ai_dsn,
+    )
+    dbs = sorted({postgres.dsn_parts(d).get("dbname", "") for d in app_dsns if d})
+    result = prodcheck_evidence.check(postgres.check_app_role(dsn, app_databases=dbs))
+    assert result.ok, result.message
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("performance.pgbouncer")
+def test_app_connects_through_pgbouncer(prodcheck_stack, prodcheck_evidence):
+    """The app's DATABASE_URL points at PgBouncer (and PgBouncer lists the connection)."""
+    app_dsn = prodcheck_stack.extras.get("app_database_url") or prodcheck_stack.require(*PGB_DSN)
+    result = prodcheck_evidence.check(
+        postgres.check_app_via_pgbouncer(app_dsn, prodcheck_stack.pgbouncer_admin_dsn)
+    )
+    assert result.ok, result.message
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("performance.db-indexes")
+def test_large_tables_use_indexes(prodcheck_stack, prodcheck_evidence):
+    """No table of >= 10000 rows is read by sequential scans more often than through an index."""
+    dsns = [prodcheck_stack.require(*PG_DSN)]
+    if prodcheck_stack.postgres_ai_dsn:
+        dsns.append(prodcheck_stack.postgres_ai_dsn)
+    result = prodcheck_evidence.check(postgres.check_seq_scans(dsns))
+    assert result.ok, result.message
+
+
+# --- failover (local target) ----------------------------------------------------------------------
+
+
+def _flush_stale_shop_connections(stack: Any) -> None:
+    """After PgBouncer restarted, the shop's pooled connections are dead: let /health discard them
+    so later suites do not see one failed request per stale connection."""
+    import requests
+
+    url = stack.extras.get("shop_url")
+    if not url:
+        return
+    ok_in_a_row = 0
+    for _ in range(120):
+        try:
+            status = requests.get(f"{url}/health", timeout=5).status_code
+        except requests.RequestException:
+            status = 0
+        ok_in_a_row = ok_in_a_row + 1 if status == 200 else 0
+        if ok_in_a_row >= 32:
+            return
+        if status != 200:
+            time.sleep(0.01)
+
+
+@pytest.mark.checklist("testing.failover")
+def test_pgbouncer_restart_loses_nothing(prodcheck_stack, prodcheck_evidence):
+    """PgBouncer restarted mid-traffic: no committed transaction lost, every client recovers."""
+    ini = prodcheck_stack.extras.get("pgbouncer_ini")
+    if prodcheck_stack.target != "local" or not ini:
+        pytest.skip(
+            "failover restarts PgBouncer, which prodcheck does only on the local target; "
+            "on a real deployment rehearse it in a maintenance window and attest testing.failover"
+        )
+    restart = pooling_failover.pidfile_restarter(ini)
+    try:
+        result = pooling_failover.run_failover(
+            prodcheck_stack.require(*PGB_DSN), prodcheck_stack.require(*PG_DSN), restart
+        )
+    finally:
+        _flush_stale_shop_connections(prodcheck_stack)
+    check = prodcheck_evidence.check(pooling_failover.check_failover(result))
+    assert check.ok, check.message

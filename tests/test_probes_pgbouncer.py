@@ -1,0 +1,237 @@
+"""probes/pgbouncer.py against real PgBouncers (one PostgreSQL, several PgBouncers, one wrong knob each)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_prodcheck.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.probes.pgbouncer import (
+    AdminConsole,
+    PgBouncerExpected,
+    Table,
+    audit_config,
+    check_prepared_statements,
+    parse_version,
+)
+from pytest_prodcheck.stack._proc import free_port, make_tempdir
+from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
+from pytest_prodcheck.stack.postgres import PostgresServer
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = PostgresServer(make_tempdir("pg-")).start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="module")
+def bouncer(pg):
+    """``bouncer(**options)`` -> a started PgBouncerServer; all stopped at module end."""
+    started: list[PgBouncerServer] = []
+
+    def make(**options: object) -> PgBouncerServer:
+        b = PgBouncerServer(make_tempdir("pgb-"), pg, PgBouncerOptions(**options))  # type: ignore[arg-type]
+        started.append(b.start())
+        return b
+
+    yield make
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def good(bouncer):
+    return bouncer()
+
+
+def audit(b: PgBouncerServer, expected: PgBouncerExpected | None = None):
+    with AdminConsole(b.admin_dsn) as console:
+        return {
+            r.id: r
+            for r in audit_config(
+                console.config(), console.databases(), expected or PgBouncerExpected()
+            )
+        }
+
+
+# --- configuration audit ------------------------------------------------------------------------
+
+
+def test_audit_passes_on_the_guides_configuration(good):
+    results = audit(good)
+    assert all(r.ok for r in results.values()), [r for r in results.values() if not r.ok]
+    assert results["pgbouncer.config.pool_mode"].observed == "transaction"
+    assert results["pgbouncer.config.server_idle_timeout"].observed == "600"
+    assert set(results) == {f"pgbouncer.config.{k}" for k, _ in PgBouncerExpected().items()} | {
+        "pgbouncer.config.databases"
+    }
+
+
+def test_audit_fails_on_session_pooling(bouncer):
+    results = audit(bouncer(pool_mode="session"))
+    failed = [r for r in results.values() if not r.ok]
+    assert [r.id for r in failed] == ["pgbouncer.config.pool_mode"]
+    assert failed[0].observed == "session" and failed[0].expected == "transaction"
+    assert "pool_mode is session, expected transaction" in failed[0].message
+
+
+def test_audit_fails_on_a_pool_too_large_without_max_db_connections(bouncer):
+    results = audit(bouncer(default_pool_size=150, max_db_connections=0))
+    failed = {r.id: r for r in results.values() if not r.ok}
+    assert set(failed) == {
+        "pgbouncer.config.default_pool_size",
+        "pgbouncer.config.max_db_connections",
+    }
+    assert (
+        failed["pgbouncer.config.default_pool_size"].message
+        == "default_pool_size is 150, expected 25"
+    )
+    assert "0 = unlimited" in failed["pgbouncer.config.max_db_connections"].message
+
+
+def test_audit_honours_overridden_expectations(bouncer):
+    b = bouncer(default_pool_size=40, server_idle_timeout=300)
+    assert not audit(b)["pgbouncer.config.server_idle_timeout"].ok
+    results = audit(b, PgBouncerExpected(default_pool_size=40, server_idle_timeout=300))
+    assert all(r.ok for r in results.values())
+
+
+def test_audit_flags_per_database_overrides():
+    config = {"pool_mode": "transaction", "default_pool_size": "25", "max_db_connections": "100"}
+    databases: list[dict[str, str | None]] = [
+        {"name": "ecommerce", "pool_mode": None, "pool_size": "25", "max_connections": "100"},
+        {"name": "ai", "pool_mode": "session", "pool_size": "200", "max_connections": "0"},
+    ]
+    result = audit_config(config, databases, PgBouncerExpected())[-1]
+    assert result.id == "pgbouncer.config.databases" and result.status == "fail"
+    assert (
+        result.observed
+        == "ai: pool_mode=session; ai: default_pool_size=200; ai: max_db_connections=0"
+    )
+
+
+def test_expected_values_from_settings_section():
+    from pytest_prodcheck.config import load_settings
+
+    settings = load_settings(None, {"pgbouncer.default_pool_size": 30}, env={})
+    expected = PgBouncerExpected.from_settings(settings.pgbouncer)
+    assert expected.default_pool_size == 30 and expected.pool_mode == "transaction"
+    assert PgBouncerExpected.from_settings(None) == PgBouncerExpected()
+
+
+# --- prepared statements ------------------------------------------------------------------------
+
+
+def test_prepared_statements_flagged_on_pgbouncer_118_in_transaction_mode(good):
+    with AdminConsole(good.admin_dsn) as console:
+        version, config = console.version(), console.config()
+    assert parse_version(version) == (1, 18, 0)
+    result = check_prepared_statements(version, config)
+    assert result.status == "fail"
+    assert "1.18.0 < 1.21" in result.observed
+    assert (
+        "prepare_threshold=None" in result.message and "max_prepared_statements" in result.message
+    )
+    accepted = check_prepared_statements(version, config, clients_disable_prepares=True)
+    assert accepted.status == "pass" and "clients disable" in accepted.observed
+
+
+def test_prepared_statements_not_applicable_in_session_mode(bouncer):
+    b = bouncer(pool_mode="session")
+    with AdminConsole(b.admin_dsn) as console:
+        result = check_prepared_statements(console.version(), console.config())
+    assert result.status == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("version", "mps", "status"),
+    [
+        ("PgBouncer 1.21.0", "100", "pass"),
+        ("PgBouncer 1.23.1", "0", "fail"),
+        ("PgBouncer 1.22.0", None, "fail"),
+        ("PgBouncer 1.20.1", "100", "fail"),
+    ],
+)
+def test_prepared_statements_version_logic(version, mps, status):
+    config = {"pool_mode": "transaction"} | ({"max_prepared_statements": mps} if mps else {})
+    assert check_prepared_statements(version, config).status == status
+
+
+def test_the_risk_is_real_psycopg_prepares_break_under_transaction_pooling(good):
+    """What the check warns about: psycopg's default prepare_threshold through PgBouncer 1.18."""
+    import threading
+
+    import psycopg
+
+    errors: list[str] = []
+
+    def worker() -> None:
+        with psycopg.connect(good.dsn(), autocommit=True) as conn:  # default prepare_threshold=5
+            for i in range(12):
+                try:
+                    conn.execute("SELECT %s::int + 1, pg_sleep(0.001)", [i]).fetchone()
+                except psycopg.Error as exc:
+                    errors.append(str(exc))
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert any("prepared statement" in e for e in errors), errors
+
+
+# --- monitoring tables --------------------------------------------------------------------------
+
+
+def test_monitoring_views_have_the_guides_columns(good):
+    import psycopg
+
+    with psycopg.connect(good.dsn(), autocommit=True, prepare_threshold=None) as app:
+        app.execute("SELECT 1")
+        with AdminConsole(good.admin_dsn) as console:
+            stats, pools = console.show("STATS"), console.show("POOLS")
+            clients, servers = console.show("CLIENTS"), console.show("SERVERS")
+    assert {"database", "total_xact_count", "avg_query_time"} <= set(stats.columns)
+    assert {"database", "user", "cl_active", "sv_idle", "pool_mode"} <= set(pools.columns)
+    assert any(r["database"] == "ecommerce" and r["user"] == "app" for r in clients.dicts())
+    assert any(r["database"] == "ecommerce" for r in servers.dicts())
+    text = pools.render()
+    assert text.splitlines()[0].startswith("database") and text.endswith("rows)")
+
+
+def test_table_render_aligns_and_right_justifies_numbers():
+    t = Table(("name", "n"), (("ecommerce", "3"), ("ai", "12")))
+    assert t.render().splitlines() == [
+        "name      | n",
+        "----------+---",
+        "ecommerce |  3",
+        "ai        | 12",
+        "(2 rows)",
+    ]
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_wrong_admin_password_is_a_config_error_without_the_password(good):
+    bad = good.admin_dsn.replace(good.admin_password, "Wr0ngPassw0rd!")
+    with pytest.raises(ConfigError) as exc:
+        AdminConsole(bad).__enter__()
+    assert "Wr0ngPassw0rd!" not in str(exc.value) and "***" in str(exc.value)
+
+
+def test_unreachable_admin_console_is_target_unreachable():
+    dsn = f"postgresql://pgb_admin:pw12345@127.0.0.1:{free_port()}/pgbouncer"
+    with pytest.raises(TargetUnreachable, match="unreachable") as exc:
+        AdminConsole(dsn, connect_timeout=2).__enter__()
+    assert "pw12345" not in str(exc.value)
+
+
+def test_admin_dsn_pointing_at_an_app_database_says_so(good):
+    with (
+        pytest.raises(ConfigError, match="not a PgBouncer admin console"),
+        AdminConsole(good.dsn()) as console,
+    ):
+        console.show("POOLS")

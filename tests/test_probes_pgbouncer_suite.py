@@ -1,0 +1,81 @@
+"""suites/test_pooling.py end to end (inner pytest runs) against an ``external`` target built from
+real services: skips naming the key when DSNs are missing, fails on a wrong PgBouncer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_prodcheck.stack._proc import make_tempdir
+from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
+from pytest_prodcheck.stack.postgres import PostgresServer
+
+SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_pooling.py"
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = PostgresServer(make_tempdir("pg-")).start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="module")
+def session_pgb(pg):
+    b = PgBouncerServer(make_tempdir("pgb-"), pg, PgBouncerOptions(pool_mode="session")).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    shutil.copy(SUITE, pytester.path / "test_pooling.py")
+    return pytester
+
+
+def test_missing_dsns_skip_naming_the_key(suite: pytest.Pytester) -> None:
+    suite.makefile(".toml", prodcheck='target = "external"\n')
+    result = suite.runpytest_subprocess("-m", "pooling", "-rs")
+    result.assert_outcomes(skipped=11)
+    out = result.stdout.str()
+    assert (
+        "pgbouncer_admin_dsn is not configured: set [pgbouncer] admin_dsn in prodcheck.toml" in out
+    )
+    assert "postgres_dsn is not configured: set [database] dsn in prodcheck.toml" in out
+    assert "failover restarts PgBouncer, which prodcheck does only on the local target" in out
+
+
+def test_session_pooling_target_fails_the_audit_with_evidence(
+    suite: pytest.Pytester,
+    pg: PostgresServer,
+    session_pgb: PgBouncerServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("T_APP_DB", pg.dsn("ecommerce"))
+    monkeypatch.setenv("T_APP_AI_DB", pg.dsn("ai"))
+    monkeypatch.setenv("T_PGB", session_pgb.dsn("ecommerce"))
+    monkeypatch.setenv("T_PGB_ADMIN", session_pgb.admin_dsn)
+    suite.makefile(
+        ".toml",
+        prodcheck=(
+            'target = "external"\n'
+            '[database]\ndsn = "${T_APP_DB}"\nai_dsn = "${T_APP_AI_DB}"\n'
+            '[pgbouncer]\ndsn = "${T_PGB}"\nadmin_dsn = "${T_PGB_ADMIN}"\n'
+        ),
+    )
+    result = suite.runpytest_subprocess("-m", "smoke and pooling", "--prodcheck-report-dir", "out")
+    result.assert_outcomes(passed=7, failed=1)
+    assert "pool_mode is session, expected transaction" in result.stdout.str()
+    report = json.loads((suite.path / "out" / "checklist.json").read_text())
+    items = {i["id"]: i for i in report["items"]}
+    assert items["performance.pgbouncer"]["status"] == "failed"
+    evidence = {e["name"]: e for e in items["performance.pgbouncer"]["evidence"]}
+    assert evidence["pgbouncer.config.pool_mode"]["observed"] == "session"
+    assert evidence["pgbouncer.config.pool_mode"]["expected"] == "transaction"
+    assert items["security.default-passwords"]["status"] == "passed"
+    assert report["verdict"] == "NO-GO"
+    text = (suite.path / "out" / "checklist.json").read_text()
+    assert pg.app_password not in text and session_pgb.admin_password not in text
