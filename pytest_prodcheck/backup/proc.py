@@ -1,0 +1,91 @@
+"""Running PostgreSQL client tools: own process group, temp PGPASSFILE, killed when left early.
+
+>>> with pg_tool([str(pg_dump), "--dbname", t.url_without_password], t, stdout=PIPE) as (proc, err):
+...     data = proc.stdout.read()
+...     if proc.wait() != 0:
+...         raise ToolError(stderr_tail(err, t))     # masked, last lines joined by " | "
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from pytest_prodcheck.backup.dsn import PgTarget, child_env
+from pytest_prodcheck.errors import ToolError
+
+CHUNK = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_PR_SET_PDEATHSIG = 1
+_libc: Any = None
+
+
+def _die_with_parent() -> None:  # in the child between fork and exec: no imports here
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _preexec() -> Callable[[], None] | None:
+    """PR_SET_PDEATHSIG(SIGKILL) for children forked from the main thread (see stack/_proc.py):
+    if this process is killed, psql dies too instead of committing what it got on EOF."""
+    global _libc
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if _libc is None:
+        with contextlib.suppress(OSError):
+            _libc = ctypes.CDLL(None, use_errno=True)
+    return _die_with_parent if _libc is not None else None
+
+
+def stderr_tail(fh: IO[bytes], target: PgTarget, lines: int = 3) -> str:
+    fh.seek(0)
+    text = fh.read().decode("utf-8", "replace")
+    tail = [ln.strip() for ln in text.splitlines() if ln.strip()][-lines:]
+    return target.mask(" | ".join(tail)) if tail else "(no output)"
+
+
+@contextlib.contextmanager
+def pg_tool(
+    argv: list[str], target: PgTarget, *, stdin: int | None = None, stdout: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
+    """Run a PostgreSQL client tool in its own process group; killed if the block is left early.
+
+    Yields ``(process, stderr_file)``. The password travels in a temp PGPASSFILE only.
+    """
+    with child_env(target) as env, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=err,
+                env=env,
+                process_group=0,
+                preexec_fn=_preexec(),
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+        try:
+            yield proc, err
+        finally:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+
+
+def grow_pipe(stream: IO[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, CHUNK)

@@ -1,0 +1,273 @@
+"""Off-site copies in S3 (or any S3-compatible store): upload, prove identical, list.
+
+    >>> store = S3Store(S3Config(bucket="acme-backups", endpoint_url="http://127.0.0.1:9000"))
+    >>> obj = store.upload(Path("backups/databases/main_db_20250128_120000.sql.gz"))
+    >>> obj.key, obj.encrypted
+    ('databases/main_db_20250128_120000.sql.gz', True)
+    >>> store.verify(Path("backups/databases/main_db_20250128_120000.sql.gz"), deep=True).identical
+    True
+
+Uploads use multipart above 8 MB, request ``ServerSideEncryption=AES256``, store the file's
+SHA-256 as object metadata, and retry transient errors (botocore ``standard`` mode, 5 attempts).
+After an upload the object is checked, not trusted: its size and the ETag the server computed
+must equal what we compute locally (MD5, or the multipart MD5-of-MD5s), and ``deep=True``
+downloads it and compares the SHA-256. The ``.sha256`` and manifest sidecars are uploaded too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_prodcheck.backup.naming import parse_name, sidecars
+from pytest_prodcheck.backup.proc import CHUNK
+from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
+
+PART_SIZE = 8 * 1024 * 1024
+META_SHA = "sha256"
+_DENIED = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "AllAccessDisabled",
+    "403",
+}
+
+
+@dataclass(frozen=True)
+class S3Config:
+    bucket: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    prefix: str = "databases/"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+    @property
+    def where(self) -> str:
+        host = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"s3://{self.bucket}/{self.prefix}{host}"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size_bytes: int
+    etag: str
+    sha256: str | None
+    encrypted: bool
+
+
+@dataclass(frozen=True)
+class RemoteCheck:
+    key: str
+    present: bool
+    identical: bool
+    detail: str
+
+
+def local_etag(path: Path, part_size: int = PART_SIZE) -> str:
+    """The ETag S3 computes for ``path`` uploaded with ``part_size`` parts (SSE-S3/none)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        if size < part_size:
+            return hashlib.md5(fh.read(), usedforsecurity=False).hexdigest()
+        digests = []
+        while part := fh.read(part_size):
+            digests.append(hashlib.md5(part, usedforsecurity=False).digest())
+    joined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+    return f"{joined}-{len(digests)}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class S3Store:
+    """One bucket/prefix; every botocore error becomes a one-line ProdcheckError."""
+
+    def __init__(self, config: S3Config, client: Any = None) -> None:
+        if not config.bucket:
+            raise ConfigError(
+                "no S3 bucket configured: export AWS_BACKUP_BUCKET or set [s3] bucket"
+            )
+        self.config = config
+        self._client = client
+
+    # -- plumbing -------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.config.endpoint_url,
+                region_name=self.config.region,
+                aws_access_key_id=self.config.access_key_id,
+                aws_secret_access_key=self.config.secret_access_key,
+                config=Config(
+                    retries={"max_attempts": 5, "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=60,
+                    s3={"addressing_style": "path"} if self.config.endpoint_url else {},
+                ),
+            )
+        return self._client
+
+    def key(self, path: Path) -> str:
+        return f"{self.config.prefix}{path.name}"
+
+    def _error(self, exc: Exception, action: str) -> Exception:
+        from botocore.exceptions import (
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        where = self.config.where
+        inner: BaseException | None = exc  # upload_file wraps ClientError in S3UploadFailedError
+        while inner is not None and not isinstance(inner, ClientError | EndpointConnectionError):
+            inner = inner.__cause__ or inner.__context__
+        if isinstance(inner, Exception):
+            exc = inner
+        if isinstance(exc, NoCredentialsError):
+            return ConfigError(
+                f"no AWS credentials for {where}: run `aws configure` or export "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            )
+        if isinstance(exc, EndpointConnectionError | BotoConnectionError):
+            return TargetUnreachable(f"cannot reach S3 {where} to {action}: {exc}")
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            msg = str(exc.response.get("Error", {}).get("Message", "")) or code
+            if code in _DENIED:
+                return ConfigError(
+                    f"S3 denied {action} on {where} ({code}: {msg}): check the credentials "
+                    "and the bucket policy"
+                )
+            if code in ("NoSuchBucket", "404") and action != "read":
+                return ConfigError(f"S3 bucket {self.config.bucket!r} does not exist ({where})")
+            return ToolError(f"S3 {action} on {where} failed ({code}: {msg})")
+        return ToolError(f"S3 {action} on {where} failed: {exc}")
+
+    # -- operations -----------------------------------------------------------------------------
+    def upload(self, path: Path, *, verify: bool = True) -> S3Object:
+        """Upload ``path`` and its sidecars; check the stored object unless ``verify=False``."""
+        from boto3.s3.transfer import TransferConfig
+
+        sha = file_sha256(path)
+        transfer = TransferConfig(
+            multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=4
+        )
+        extra = {"ServerSideEncryption": "AES256", "Metadata": {META_SHA: sha}}
+        try:
+            self.client.upload_file(
+                str(path), self.config.bucket, self.key(path), ExtraArgs=extra, Config=transfer
+            )
+            for side in sidecars(path):
+                if side.is_file():
+                    self.client.upload_file(
+                        str(side),
+                        self.config.bucket,
+                        self.key(side),
+                        ExtraArgs={"ServerSideEncryption": "AES256"},
+                    )
+        except Exception as exc:
+            raise self._error(exc, "upload") from exc
+        obj = self.head(path)
+        if obj is None:
+            raise ToolError(f"{self.key(path)} is missing from {self.config.where} after upload")
+        if verify:
+            check = self.verify(path, local_sha=sha)
+            if not check.identical:
+                raise ToolError(f"uploaded copy of {path.name} is not identical: {check.detail}")
+        return obj
+
+    def head(self, path: Path) -> S3Object | None:
+        """The stored object for ``path`` (None when absent)."""
+        from botocore.exceptions import ClientError
+
+        key = self.key(path)
+        try:
+            resp = self.client.head_object(Bucket=self.config.bucket, Key=key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._error(exc, "read") from exc
+        except Exception as exc:
+            raise self._error(exc, "read") from exc
+        return S3Object(
+            key=key,
+            size_bytes=int(resp.get("ContentLength", 0)),
+            etag=str(resp.get("ETag", "")).strip('"'),
+            sha256=(resp.get("Metadata") or {}).get(META_SHA),
+            encrypted=resp.get("ServerSideEncryption") in ("AES256", "aws:kms", "aws:kms:dsse"),
+        )
+
+    def verify(
+        self, path: Path, *, deep: bool = False, local_sha: str | None = None
+    ) -> RemoteCheck:
+        """Is the stored copy of ``path`` present and byte-identical? (``deep`` downloads it)."""
+        key = self.key(path)
+        obj = self.head(path)
+        if obj is None:
+            return RemoteCheck(key, False, False, f"{key} not found in {self.config.where}")
+        size = path.stat().st_size
+        if obj.size_bytes != size:
+            return RemoteCheck(key, True, False, f"size {obj.size_bytes} B, local {size} B")
+        sha = local_sha or file_sha256(path)
+        if obj.sha256 is not None and obj.sha256 != sha:
+            return RemoteCheck(key, True, False, "sha256 metadata differs from the local file")
+        etag = local_etag(path)
+        if obj.etag != etag:
+            return RemoteCheck(key, True, False, f"ETag {obj.etag} != local {etag}")
+        if deep:
+            try:
+                body = self.client.get_object(Bucket=self.config.bucket, Key=key)["Body"]
+                digest = hashlib.sha256()
+                for chunk in body.iter_chunks(CHUNK):
+                    digest.update(chunk)
+            except Exception as exc:
+                raise self._error(exc, "download") from exc
+            if digest.hexdigest() != sha:
+                return RemoteCheck(key, True, False, "downloaded copy's SHA-256 differs")
+        how = "size, ETag and downloaded SHA-256" if deep else "size, ETag and SHA-256 metadata"
+        return RemoteCheck(key, True, True, f"{how} match")
+
+    def list(self) -> list[S3Object]:
+        """Backup objects under the prefix (naming scheme only), oldest first."""
+        out: list[S3Object] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.config.bucket, Prefix=self.config.prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    name = str(item["Key"])[len(self.config.prefix) :]
+                    if parse_name(name) is None:
+                        continue
+                    out.append(
+                        S3Object(
+                            key=str(item["Key"]),
+                            size_bytes=int(item.get("Size", 0)),
+                            etag=str(item.get("ETag", "")).strip('"'),
+                            sha256=None,
+                            encrypted=False,
+                        )
+                    )
+        except Exception as exc:
+            raise self._error(exc, "list") from exc
+        out.sort(key=lambda o: o.key)
+        return out

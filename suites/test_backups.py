@@ -1,0 +1,153 @@
+"""Backups that are proven restorable: fresh, restorable (drill), off-site, scheduled, pruned.
+
+    pytest -m backups                       # all backup checks
+    pytest -m "smoke and backups"           # freshness + restore drill of the newest backups
+
+What is checked depends on the target:
+
+- ``external`` / ``docker``: what is really there — the newest ``main_db_*``/``ai_db_*`` in
+  ``[backup] dir``, its copy in ``[s3] bucket`` (``AWS_BACKUP_BUCKET``), the crontab of the user
+  running pytest (or ``$PRODCHECK_CRONTAB_FILE`` / ``$PRODCHECK_CRONTAB_USER``). The restore drill
+  creates (and always drops) a scratch database with ``[database] admin_dsn``.
+- ``local`` (the embedded stack, which has no history): the suite first does what an operator
+  does — ``prodcheck backup --all --s3`` into a temp dir (so freshness is true, not assumed),
+  ``prodcheck cron install`` into a file-backed crontab, and an old backup is dumped under a
+  40-day-old name so that retention has something to prune — and then runs the same checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from pytest_prodcheck.backup import checks
+from pytest_prodcheck.backup.dump import dump_database
+from pytest_prodcheck.backup.manifest import utc_now
+from pytest_prodcheck.backup.naming import Kind
+from pytest_prodcheck.backup.retention import apply_prune, plan_prune
+from pytest_prodcheck.backup.s3 import S3Store
+from pytest_prodcheck.backup.schedule import CrontabBackend, FileCrontab, backend_from, install_job
+from pytest_prodcheck.backup.settings import BackupConfig, backup_config_for_stack
+from pytest_prodcheck.stack.endpoints import MissingEndpoint
+
+pytestmark = [pytest.mark.backups]
+
+KIND_KEYS = {"main": "[database] dsn", "ai": "[database] ai_dsn"}
+
+
+@dataclass(frozen=True)
+class BackupSite:
+    config: BackupConfig
+    crontab: CrontabBackend
+    store: S3Store | None
+
+    def _has(self, kind: Kind) -> bool:
+        return (self.config.main if kind == "main" else self.config.ai) is not None
+
+    def require(self, kind: Kind) -> None:
+        if not self._has(kind):
+            raise MissingEndpoint(f"no {kind} database: set {KIND_KEYS[kind]} in prodcheck.toml")
+
+
+def _prepare_local(cfg: BackupConfig) -> tuple[CrontabBackend, S3Store | None]:
+    """Do what an operator does on a fresh deployment (see the module docstring)."""
+    from pytest_prodcheck.commands.cron import JOBS, job_command
+
+    store = S3Store(cfg.s3) if cfg.s3 is not None else None
+    now = utc_now()
+    for kind in ("main", "ai"):
+        target = cfg.main if kind == "main" else cfg.ai
+        if target is None:
+            continue
+        dump_database(target, kind, cfg.dir, bindir=cfg.pg_bindir, now=now - timedelta(days=40))
+        result = dump_database(target, kind, cfg.dir, bindir=cfg.pg_bindir)
+        if store is not None:
+            store.upload(result.path)
+    apply_prune(plan_prune(cfg.dir, cfg.retain_days))
+    crontab = FileCrontab(cfg.dir.parent / "crontab")
+    command = job_command(
+        JOBS["backup"], ["--retain", str(cfg.retain_days), "--verify", "--s3"], cfg.dir.parent, None
+    )
+    install_job(
+        "backup", cfg.schedule, command, log=str(cfg.dir.parent / "backup.log"), backend=crontab
+    )
+    return crontab, store
+
+
+@pytest.fixture(scope="session")
+def prodcheck_backups(prodcheck_stack: Any, prodcheck_settings: Any) -> Iterator[BackupSite]:
+    if prodcheck_stack.target == "local":
+        from pytest_prodcheck.stack._proc import make_tempdir, remove_tempdir
+
+        work = make_tempdir("backups-")
+        try:
+            cfg = backup_config_for_stack(prodcheck_stack, prodcheck_settings, work / "databases")
+            crontab, store = _prepare_local(cfg)
+            yield BackupSite(cfg, crontab, store)
+        finally:
+            remove_tempdir(work)
+        return
+    cfg = backup_config_for_stack(prodcheck_stack, prodcheck_settings)
+    store = S3Store(cfg.s3) if cfg.s3 is not None else None
+    yield BackupSite(cfg, backend_from(), store)
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("backups.test-script", "backups.monitoring")
+@pytest.mark.parametrize("kind", ["main", "ai"])
+def test_latest_backup_is_fresh(kind: Kind, prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+    """The newest backup of each database is younger than [backup] max_age_hours (26 h)."""
+    prodcheck_backups.require(kind)
+    cfg = prodcheck_backups.config
+    result = prodcheck_evidence.check(checks.check_freshness(cfg.dir, kind, cfg.max_age_hours))
+    assert result.ok, result.message or result.observed
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist(
+    "backups.restore-procedure", "testing.backup-restore", "predeploy.disaster-recovery"
+)
+@pytest.mark.parametrize("kind", ["main", "ai"])
+def test_latest_backup_restores(kind: Kind, prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+    """Integrity + a restore drill of the newest backup into a scratch database."""
+    prodcheck_backups.require(kind)
+    cfg = prodcheck_backups.config
+    result = prodcheck_evidence.check(
+        checks.check_restore_drill(cfg.dir, kind, cfg.admin_for(kind), cfg.pg_bindir)
+    )
+    assert result.ok, result.message or result.observed
+
+
+@pytest.mark.checklist("backups.s3-storage")
+@pytest.mark.parametrize("kind", ["main", "ai"])
+def test_s3_copy_identical(kind: Kind, prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+    """The newest backup has a byte-identical, server-side encrypted copy in S3."""
+    prodcheck_backups.require(kind)
+    if prodcheck_backups.store is None:
+        raise MissingEndpoint("S3 is not configured: set [s3] bucket or AWS_BACKUP_BUCKET")
+    result = prodcheck_evidence.check(
+        checks.check_s3_copy(prodcheck_backups.config.dir, kind, prodcheck_backups.store)
+    )
+    assert result.ok, result.message or result.observed
+
+
+@pytest.mark.checklist("backups.automated", "predeploy.backup-schedule")
+def test_backup_schedule_installed(prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+    """A backup job is installed and runs at least every max_age_hours."""
+    cfg = prodcheck_backups.config
+    result = prodcheck_evidence.check(
+        checks.check_schedule(prodcheck_backups.crontab, cfg.max_age_hours)
+    )
+    assert result.ok, result.message or result.observed
+
+
+@pytest.mark.checklist("backups.retention")
+def test_retention_applied(prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+    """Retention is configured and no backup older than retain_days lingers."""
+    cfg = prodcheck_backups.config
+    result = prodcheck_evidence.check(checks.check_retention(cfg.dir, cfg.retain_days))
+    assert result.ok, result.message or result.observed
