@@ -51,7 +51,7 @@ class JobTemplate:
 JOBS: dict[str, JobTemplate] = {
     "backup": JobTemplate("backup", DAILY, "/var/log/ecommerce_backup.log", ("backup", "--all")),
     "ssl-renew": JobTemplate(
-        "ssl-renew", "0 3 * * *", "/var/log/prodcheck_ssl_renew.log", ("ssl", "renew")
+        "ssl-renew", "0 3 * * *", "/var/log/ssl_renewal.log", ("ssl", "renew")
     ),
 }
 
