@@ -1,9 +1,9 @@
 """Masking secrets before anything is printed, logged or reported.
 
-    >>> mask_dsn("postgresql://app:s3cret@127.0.0.1:6432/ecommerce")
-    'postgresql://app:***@127.0.0.1:6432/ecommerce'
-    >>> mask_text("connect postgresql://app:s3cret@h/db failed", extra=["s3cret"])
-    'connect postgresql://app:***@h/db failed'
+>>> mask_dsn("postgresql://app:s3cret@127.0.0.1:6432/ecommerce")
+'postgresql://app:***@127.0.0.1:6432/ecommerce'
+>>> mask_text("connect postgresql://app:s3cret@h/db failed", extra=["s3cret"])
+'connect postgresql://app:***@h/db failed'
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 
 MASK = "***"
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@"
+)
 _KV_PASSWORD = re.compile(
     r"(?i)(?P<key>\b(?:password|passwd|pwd|secret|secret_access_key|aws_secret_access_key|token)\s*[=:]\s*)"
     r"(?P<q>['\"]?)(?P<val>[^'\"\s&;]+)(?P=q)"

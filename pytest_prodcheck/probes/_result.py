@@ -52,5 +52,7 @@ class CheckResult:
         return cls(id, "error", "error", expected, reason)
 
     @classmethod
-    def judge(cls, id: str, ok: bool, observed: str, expected: str, message: str = "") -> CheckResult:
+    def judge(
+        cls, id: str, ok: bool, observed: str, expected: str, message: str = ""
+    ) -> CheckResult:
         return cls(id, "pass" if ok else "fail", observed, expected, message)

@@ -1,0 +1,62 @@
+"""The checklist report: model, JSON, Markdown and HTML, written together.
+
+>>> paths = write_reports(report, Path("reports"))     # doctest: +SKIP
+>>> [p.name for p in paths]                            # doctest: +SKIP
+['checklist.json', 'checklist.md', 'checklist.html']
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.report.model import SCHEMA_VERSION, Report, RunMeta, build_report
+from pytest_prodcheck.report.to_html import render_html
+from pytest_prodcheck.report.to_json import render_json
+from pytest_prodcheck.report.to_markdown import render_markdown
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Report",
+    "RunMeta",
+    "build_report",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "write_reports",
+]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_reports(report: Report, directory: Path) -> list[Path]:
+    """Write ``checklist.json``, ``checklist.md`` and ``checklist.html`` into ``directory``."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text in (
+            ("checklist.json", render_json(report)),
+            ("checklist.md", render_markdown(report)),
+            ("checklist.html", render_html(report)),
+        ):
+            path = directory / name
+            _atomic_write(path, text)
+            written.append(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the report into {directory}: {exc.strerror}; "
+            "choose another --prodcheck-report-dir"
+        ) from None
+    return written

@@ -1,0 +1,509 @@
+"""The pytest layer: options, markers, fixtures, and the checklist report at session end.
+
+    $ pytest -m smoke --prodcheck-release REL-123            # embedded local stack
+    $ pytest -m "smoke and tls" --prodcheck-url https://shop.example.com
+
+    @pytest.mark.smoke
+    @pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
+    def test_protocols(prodcheck_stack, prodcheck_evidence):
+        result = prodcheck_evidence.check(tls.check_protocols(target_from(prodcheck_stack)))
+        assert result.ok, result.message
+
+Fixtures: ``prodcheck_settings`` (session, :class:`~pytest_prodcheck.config.Settings`),
+``prodcheck_stack`` (session, :class:`~pytest_prodcheck.stack.endpoints.Endpoints`) and
+``prodcheck_evidence`` (per test, :class:`~pytest_prodcheck.evidence.EvidenceRecorder`).
+A :class:`MissingEndpoint` raised in a test or fixture skips the test with its message.
+
+Under pytest-xdist each worker attaches the test's checklist ids and evidence to its reports
+(``user_properties``); only the controller builds and writes the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_prodcheck.checklist import (
+    Attestation,
+    TestRecord,
+    Waiver,
+    load_attestations,
+    load_waivers,
+    unknown_id_message,
+)
+from pytest_prodcheck.checklist_items import is_known
+from pytest_prodcheck.config import Settings, find_config, load_settings
+from pytest_prodcheck.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.evidence import Evidence, EvidenceRecorder
+from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
+
+MARKERS: dict[str, str] = {
+    "smoke": "profile: quick pre-deploy checks (minutes); `pytest -m smoke` before every deploy",
+    "baseline": "profile: baseline load (50 users, 10 min)",
+    "stress": "profile: stress load (200 users, 15 min), nightly",
+    "spike": "profile: spike load (500 users, 5 min)",
+    "endurance": "profile: endurance load (100 users, 60 min)",
+    "tls": "area: TLS and certificates",
+    "http": "area: HTTP hardening (headers, redirects, gzip, limits)",
+    "pooling": "area: PgBouncer connection pooling and PostgreSQL",
+    "backups": "area: backups, restore, retention, S3",
+    "load": "area: Locust load tests",
+    "security": "area: security checks",
+    "acme": "area: certificate issuance and renewal over ACME",
+    "monitoring": "area: monitoring and alerting",
+    "checklist(*item_ids)": (
+        "link the test to production-checklist items (ids: `prodcheck checklist`)"
+    ),
+}
+
+# (flag, settings key, argparse kwargs)
+OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
+    (
+        "--prodcheck-config",
+        None,
+        {"metavar": "PATH", "help": "settings file (default: prodcheck.toml in rootdir)"},
+    ),
+    (
+        "--prodcheck-target",
+        "target",
+        {
+            "metavar": "local|docker|external",
+            "help": (
+                "what to check: the embedded stack (local, default), testcontainers "
+                "(docker) or a deployment (external)"
+            ),
+        },
+    ),
+    (
+        "--prodcheck-url",
+        "url",
+        {"metavar": "URL", "help": "the site's base URL (implies --prodcheck-target external)"},
+    ),
+    (
+        "--prodcheck-resolve",
+        "resolve",
+        {
+            "metavar": "HOST:PORT:ADDR",
+            "action": "append",
+            "help": "connect to ADDR for HOST:PORT, like curl --resolve (repeatable)",
+        },
+    ),
+    (
+        "--prodcheck-http-url",
+        "http_url",
+        {
+            "metavar": "URL",
+            "help": "where plain HTTP is served (default: port 80 of the same host)",
+        },
+    ),
+    (
+        "--prodcheck-ca-bundle",
+        "ca_bundle",
+        {"metavar": "PATH", "help": "PEM bundle that verifies the site's certificate chain"},
+    ),
+    (
+        "--prodcheck-report-dir",
+        "report_dir",
+        {
+            "metavar": "DIR",
+            "help": "where checklist.{json,md,html} are written (default: reports/)",
+        },
+    ),
+    (
+        "--prodcheck-load-duration",
+        "load_duration",
+        {"metavar": "SECONDS", "help": "override every load profile's run time (for CI)"},
+    ),
+    (
+        "--prodcheck-waivers",
+        "waivers",
+        {
+            "metavar": "PATH",
+            "help": "waivers file ([[waiver]] item, justification, owner, expires)",
+        },
+    ),
+    (
+        "--prodcheck-attestations",
+        "attestations",
+        {
+            "metavar": "PATH",
+            "help": "attestations file for manual items (default: attestations.toml)",
+        },
+    ),
+    (
+        "--prodcheck-release",
+        "release",
+        {"metavar": "TEXT", "help": "release name or ticket key shown in the report header"},
+    ),
+    (
+        "--prodcheck-commit",
+        "commit",
+        {"metavar": "SHA", "help": "git commit of the checked deployment, shown in the report"},
+    ),
+    (
+        "--prodcheck-load-workers",
+        "load.workers",
+        {"metavar": "N", "help": "run Locust with a master and N local worker processes"},
+    ),
+    (
+        "--prodcheck-host-checks",
+        "host_checks",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": (
+                "also run host-level checks (firewall, fail2ban, log rotation): "
+                "the suite runs on the server itself"
+            ),
+        },
+    ),
+)
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+EVIDENCE_KEY = pytest.StashKey[EvidenceRecorder]()
+REPORTER_KEY = pytest.StashKey["ChecklistReporter"]()
+_PROP = "prodcheck"
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("prodcheck", "production readiness checks (pytest-prodcheck)")
+    for flag, _key, kwargs in OPTIONS:
+        group.addoption(flag, dest=_dest(flag), **kwargs)
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    """Build :class:`Settings` from the options and the config file (``ConfigError`` if bad)."""
+    overrides: dict[str, object] = {}
+    for flag, key, _kwargs in OPTIONS:
+        value = config.getoption(_dest(flag))
+        if key is not None and value is not None:
+            overrides[key] = value
+    explicit = config.getoption("prodcheck_config")
+    path = Path(explicit) if explicit else find_config(config.rootpath)
+    return load_settings(path, overrides, os.environ)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    if config.option.help or config.option.version:
+        return
+    try:
+        settings = settings_from_config(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"prodcheck: {mask_text(str(exc))}") from None
+    config.stash[SETTINGS_KEY] = settings
+    is_worker = hasattr(config, "workerinput")
+    if not is_worker and not config.option.collectonly:
+        try:
+            waivers = load_waivers(Path(settings.waivers)) if settings.waivers else []
+            att_path = settings.attestations_path
+            attestations = (
+                load_attestations(att_path) if settings.attestations or att_path.exists() else []
+            )
+        except ConfigError as exc:
+            raise pytest.UsageError(f"prodcheck: {mask_text(str(exc))}") from None
+        reporter = ChecklistReporter(
+            config,
+            settings,
+            waivers,
+            attestations,
+            forced=config.getoption("prodcheck_report_dir") is not None,
+        )
+        config.stash[REPORTER_KEY] = reporter
+        config.pluginmanager.register(reporter, "prodcheck-reporter")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return None
+    where = settings.config_path or "no prodcheck.toml"
+    return (
+        f"prodcheck: target {settings.describe_target()}, config {where}, "
+        f"report dir {settings.report_dir}"
+    )
+
+
+# --- markers ------------------------------------------------------------------------------------
+
+
+def checklist_ids(item: pytest.Item) -> tuple[str, ...]:
+    """The checklist ids linked to ``item`` (function, class and module markers), in order."""
+    ids: list[str] = []
+    for mark in item.iter_markers("checklist"):
+        for arg in mark.args:
+            if isinstance(arg, str) and arg not in ids:
+                ids.append(arg)
+    return tuple(ids)
+
+
+def _marker_problems(item: pytest.Item) -> list[str]:
+    problems = []
+    for mark in item.iter_markers("checklist"):
+        where = f"{item.nodeid}: @pytest.mark.checklist"
+        if not mark.args:
+            problems.append(f"{where}() needs at least one checklist item id")
+        if mark.kwargs:
+            problems.append(f"{where} takes only item ids, not keywords {sorted(mark.kwargs)}")
+        for arg in mark.args:
+            if not isinstance(arg, str) or not is_known(arg):
+                problems.append(unknown_id_message(arg, where))
+    return problems
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    rep = yield
+    if rep.passed:
+        problems: list[str] = []
+        for node in rep.result:
+            if isinstance(node, pytest.Item):
+                problems.extend(_marker_problems(node))
+        if problems:
+            rep.outcome = "failed"
+            rep.longrepr = "\n".join(dict.fromkeys(problems))
+            rep.result = []
+    return rep
+
+
+# --- MissingEndpoint -> skip ---------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    except MissingEndpoint as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    except MissingEndpoint as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    rep = yield
+    ids = checklist_ids(item)
+    if ids:
+        payload: dict[str, Any] = {"checklist": list(ids)}
+        recorder = item.stash.get(EVIDENCE_KEY, None)
+        if rep.when == "teardown" and recorder is not None:
+            payload["evidence"] = [e.to_dict() for e in recorder.records]
+        rep.user_properties.append((_PROP, json.dumps(payload)))
+    return rep
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prodcheck_settings(request: pytest.FixtureRequest) -> Settings:
+    """The validated, frozen settings of this run."""
+    return request.config.stash[SETTINGS_KEY]
+
+
+@pytest.fixture(scope="session")
+def prodcheck_stack(prodcheck_settings: Settings) -> Iterator[Endpoints]:
+    """The target's endpoints; starts (and always stops) the embedded stack for ``local``."""
+    try:
+        from pytest_prodcheck.stack.provider import open_stack
+    except ImportError as exc:
+        pytest.fail(
+            f"prodcheck: the stack provider cannot be imported ({exc}); "
+            "reinstall with `pip install -e .`",
+            pytrace=False,
+        )
+    with contextlib.ExitStack() as stack:
+        try:
+            endpoints = stack.enter_context(open_stack(prodcheck_settings))
+        except MissingEndpoint:
+            raise
+        except ProdcheckError as exc:
+            pytest.fail(
+                f"prodcheck: {mask_text(str(exc), extra=prodcheck_settings.secrets())}",
+                pytrace=False,
+            )
+        yield endpoints
+
+
+@pytest.fixture
+def prodcheck_evidence(
+    request: pytest.FixtureRequest, prodcheck_settings: Settings
+) -> EvidenceRecorder:
+    """Record measurements: ``.record(name, observed, expected, passed)``, ``.check(result)``."""
+    recorder = EvidenceRecorder(source=request.node.nodeid, secrets=prodcheck_settings.secrets())
+    request.node.stash[EVIDENCE_KEY] = recorder
+    return recorder
+
+
+# --- the reporter (controller only) -------------------------------------------------------------
+
+
+@dataclass
+class _TestState:
+    ids: tuple[str, ...] = ()
+    setup: str = ""
+    call: str = ""
+    teardown: str = ""
+    duration: float = 0.0
+    message: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def outcome(self) -> str:
+        if self.call == "failed":
+            return "failed"
+        if "failed" in (self.setup, self.teardown):
+            return "error"
+        if "skipped" in (self.setup, self.call):
+            return "skipped"
+        return "passed"
+
+
+def _short_message(rep: pytest.TestReport) -> str:
+    longrepr = rep.longrepr
+    if rep.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+        text = str(longrepr[2])
+        text = text.removeprefix("Skipped: ")
+    elif hasattr(rep, "wasxfail"):
+        text = f"xfail: {rep.wasxfail}"
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = getattr(crash, "message", None) or (str(longrepr).strip().splitlines() or [""])[-1]
+    text = " ".join(str(text).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class ChecklistReporter:
+    """Collects linked test outcomes and evidence; writes the report at session end."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        waivers: list[Waiver],
+        attestations: list[Attestation],
+        forced: bool,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.waivers = waivers
+        self.attestations = attestations
+        self.forced = forced
+        self.started = datetime.now(UTC)
+        self.tests: dict[str, _TestState] = {}
+        self.linked_collected = False
+        self.written: list[Path] = []
+        self.summary = ""
+        self.error = ""
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        if checklist_ids(item):
+            self.linked_collected = True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.tests.setdefault(report.nodeid, _TestState())
+        for name, value in report.user_properties:
+            if name != _PROP:
+                continue
+            if not isinstance(value, str):
+                continue
+            data: dict[str, Any] = json.loads(value)
+            state.ids = tuple(data.get("checklist", state.ids))
+            state.evidence.extend(Evidence.from_dict(e) for e in data.get("evidence", []))
+        outcome = report.outcome
+        if report.when == "call" and hasattr(report, "wasxfail"):
+            outcome = "skipped" if report.skipped else "passed"
+        setattr(state, report.when, outcome)
+        state.duration += report.duration
+        if outcome in ("failed", "skipped") and not state.message:
+            state.message = mask_text(_short_message(report), extra=self.settings.secrets())
+
+    def _build(self, finished: datetime) -> Any:
+        from pytest_prodcheck.report import RunMeta, build_report
+
+        tests_by_item: dict[str, list[TestRecord]] = {}
+        evidence_by_item: dict[str, list[Evidence]] = {}
+        for nodeid, state in self.tests.items():
+            record = TestRecord(nodeid, state.outcome(), state.duration, state.message)  # type: ignore[arg-type]
+            for item_id in state.ids:
+                tests_by_item.setdefault(item_id, []).append(record)
+                evidence_by_item.setdefault(item_id, []).extend(state.evidence)
+        secrets = self.settings.secrets()
+
+        def mask(text: str | None) -> str | None:
+            return mask_text(text, extra=secrets) if text else text
+
+        args = [str(a) for a in self.config.invocation_params.args]
+        meta = RunMeta(
+            target=self.settings.target,
+            target_url=mask(self.settings.url),
+            started_utc=self.started,
+            finished_utc=finished,
+            command_line=mask_text(shlex.join(["pytest", *args]), extra=secrets),
+            marker_expression=self.config.option.markexpr or "",
+            release=mask(self.settings.release),
+            commit=mask(self.settings.commit),
+            tests_run=len(self.tests),
+            workers=int(getattr(self.config.option, "numprocesses", 0) or 0),
+        )
+        return build_report(
+            meta,
+            tests_by_item,
+            evidence_by_item,
+            self.waivers,
+            self.attestations,
+            self.settings.checklist.attestation_max_age_days,
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        linked = self.linked_collected or any(s.ids for s in self.tests.values())
+        if not (linked or self.forced):
+            return
+        from pytest_prodcheck.report import write_reports
+
+        report = self._build(datetime.now(UTC))
+        directory = Path(self.settings.report_dir)
+        try:
+            self.written = write_reports(report, directory)
+        except ConfigError as exc:
+            self.error = str(exc)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return
+        cov = report.verdict.coverage
+        self.summary = (
+            f"verdict {report.verdict.value} over {cov.decided}/{cov.total} checklist items "
+            f"decided ({cov.unverified} not verified); "
+            f"report: {directory}/checklist.{{json,md,html}}"
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.error:
+            terminalreporter.write_line(f"prodcheck: ERROR: {self.error}", red=True)
+        elif self.summary:
+            terminalreporter.write_sep("-", "prodcheck")
+            terminalreporter.write_line(f"prodcheck: {self.summary}")
