@@ -1,0 +1,233 @@
+"""Plan, run and judge a load test from settings: what the CLI and the suite call.
+
+    >>> plan = plan_load(settings, "smoke", host="https://127.0.0.1:8443",
+    ...     host_header="shop.test", ca_bundle="ca.pem", duration_s=20)  # doctest: +SKIP
+    >>> outcome = execute(plan, progress=lambda p: print(p.render(plan.name, 20)))  # doctest: +SKIP
+    >>> outcome.ok, [v.render() for v in outcome.verdicts][0]         # doctest: +SKIP
+    (True, 'p(95) < 1000ms: 41ms ✓')
+
+``plan_load`` validates everything before anything starts (unknown profile, unreachable
+throughput floor, bad paths: :class:`ConfigError`); ``execute`` runs Locust through
+:func:`runner.run_locust`, evaluates the thresholds and writes ``summary.json`` next to Locust's
+HTML/CSV/JSON under ``<report_dir>/load/<name>-<UTC time>/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.load.journey import DEFAULT_WAIT_MAX, DEFAULT_WAIT_MIN, EndpointPaths
+from pytest_prodcheck.load.profiles import Profile, get_profile
+from pytest_prodcheck.load.report import summary_lines, write_summary
+from pytest_prodcheck.load.runner import GeneratorHealth, LoadRun, Progress, RunSpec, run_locust
+from pytest_prodcheck.load.shapes import get_shape
+from pytest_prodcheck.load.thresholds import Thresholds, Verdict, thresholds_from_settings
+from pytest_prodcheck.probes._result import CheckResult
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    name: str
+    profile: Profile
+    thresholds: Thresholds
+    spec: RunSpec
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    plan: LoadPlan
+    run: LoadRun
+    verdicts: tuple[Verdict, ...]
+    summary_path: Path
+
+    @property
+    def valid(self) -> bool:
+        """False when a saturated generator could explain a failed threshold (see ``judge_validity``)."""
+        return judge_validity(self.run.health, self.verdicts)[0]
+
+    @property
+    def ok(self) -> bool:
+        return self.valid and all(v.ok for v in self.verdicts)
+
+    def checks(self) -> tuple[CheckResult, ...]:
+        """Every verdict as a CheckResult, plus the generator check (``error`` if saturated)."""
+        valid, why = judge_validity(self.run.health, self.verdicts)
+        expected = "generator not saturated"
+        if not valid:
+            gen = CheckResult.errored("load.generator", why, expected)
+        else:
+            gen = CheckResult.passed("load.generator", self.run.health.describe(), expected, why)
+        return (gen, *(v.to_check() for v in self.verdicts))
+
+    def lines(self) -> list[str]:
+        return summary_lines(self)
+
+
+def judge_validity(health: GeneratorHealth, verdicts: tuple[Verdict, ...]) -> tuple[bool, str]:
+    """Can these verdicts be trusted given the generator's health? ``(valid, reason)``.
+
+    A saturated generator only makes the target look worse (later timestamps, fewer requests), so
+    a run that passes every threshold stays valid. When some threshold failed: with a CPU-bound
+    generator nothing can be blamed on the target (invalid); with event-loop lag alone, the
+    latency added is at most the worst lag, so a percentile over its limit by more than that, or
+    an error-rate failure (HTTP errors come from the target), is still the target's.
+    """
+    if not health.saturated:
+        return True, ""
+    failed = [v for v in verdicts if not v.ok]
+    if not failed:
+        return True, "generator saturated, but every threshold passed anyway: " + (
+            health.describe()
+        )
+    cpu_bound = any(
+        p.role != "master" and p.cpu_ratio >= health.max_cpu_ratio for p in health.processes
+    )
+    if not cpu_bound:
+        worst_lag = max((p.loop_lag_max_ms or 0.0) for p in health.processes)
+        explained = [
+            v
+            for v in failed
+            if not (
+                v.threshold.metric == "error_rate"
+                or (
+                    v.threshold.metric in ("p95", "p99")
+                    and v.observed is not None
+                    and v.observed - worst_lag >= v.threshold.limit
+                )
+            )
+        ]
+        if not explained:
+            return True, (
+                f"generator event loop lagged (max {worst_lag:.0f}ms), but every failure "
+                "exceeds what that lag can explain"
+            )
+    return False, health.describe()
+
+
+def paths_from_settings(entries: tuple[str, ...] | list[str]) -> EndpointPaths:
+    """``("product=/v2/items/{id}", …)`` (``[load] paths``) → :class:`EndpointPaths`."""
+    data: dict[str, object] = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep:
+            raise ConfigError(
+                f"[load] paths entry {entry!r}: expected KEY=/path, e.g. search=/v2/search"
+            )
+        data[key.strip()] = value.strip()
+    return EndpointPaths.from_mapping(data)
+
+
+def target_from_endpoints(site_url: str, resolve: tuple[str, ...] = ()) -> tuple[str, str | None]:
+    """``(host to connect to, Host header)`` honouring curl-style resolve entries.
+
+    >>> target_from_endpoints("https://shop.test:8443", ("shop.test:8443:127.0.0.1",))
+    ('https://127.0.0.1:8443', 'shop.test')
+    >>> target_from_endpoints("https://shop.example.com")
+    ('https://shop.example.com', None)
+    """
+    parts = urlsplit(site_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for entry in resolve:
+        host, p, addr = entry.split(":", 2)
+        if host == parts.hostname and int(p) == port:
+            netloc = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+            return urlunsplit((parts.scheme, netloc, "", "", "")), host
+    return urlunsplit((parts.scheme, parts.netloc, "", "", "")), None
+
+
+def run_dir(report_dir: str | Path, name: str) -> Path:
+    base = Path(report_dir) / "load"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    path = base / f"{name}-{stamp}"
+    n = 2
+    while path.exists():
+        path = base / f"{name}-{stamp}-{n}"
+        n += 1
+    return path
+
+
+def plan_load(
+    settings: Any,
+    profile: str,
+    *,
+    host: str,
+    host_header: str | None = None,
+    ca_bundle: str | None = None,
+    shape: str | None = None,
+    duration_s: float | None = None,
+    users: int | None = None,
+    spawn_rate: float | None = None,
+    workers: int | None = None,
+    report_dir: str | Path | None = None,
+    out_dir: Path | None = None,
+    **spec_overrides: Any,
+) -> LoadPlan:
+    """Everything validated, nothing started. ``settings`` is a :class:`config.Settings`."""
+    load = settings.load
+    overrides = load.profiles.get(profile) if hasattr(load, "profiles") else None
+    base = {}
+    if overrides is not None:
+        base = {
+            "users": overrides.users,
+            "spawn_rate": overrides.spawn_rate,
+            "run_time": overrides.run_time,
+        }
+    if duration_s is None:
+        duration_s = getattr(settings, "load_duration", None)
+    prof = get_profile(profile, base, users=users, spawn_rate=spawn_rate, duration_s=duration_s)
+    effective_users: float = prof.users
+    starts: float = prof.users
+    length = prof.run_time_s
+    name = profile
+    if shape:
+        stage = get_shape(shape)
+        if duration_s:
+            stage = stage.scaled_to(duration_s)
+        effective_users, starts, length = stage.mean_users, stage.peak_users, stage.duration_s
+        name = f"{profile}-{shape}"
+    thresholds = thresholds_from_settings(
+        load, profile, effective_users, overrides, run_time_s=length, starts=starts
+    )
+    paths = paths_from_settings(tuple(getattr(load, "paths", ()) or ()))
+    wait_min = float(getattr(load, "wait_min", DEFAULT_WAIT_MIN))
+    wait_max = float(getattr(load, "wait_max", DEFAULT_WAIT_MAX))
+    n_workers = workers if workers is not None else int(getattr(load, "workers", 0) or 0)
+    if n_workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {n_workers}")
+    config: dict[str, Any] = {"paths": paths.to_dict(), "wait_min": wait_min, "wait_max": wait_max}
+    if host_header:
+        config["host_header"] = host_header
+    if ca_bundle:
+        config["ca_bundle"] = str(ca_bundle)
+        config["verify"] = True
+    out = out_dir or run_dir(report_dir or getattr(settings, "report_dir", None) or "reports", name)
+    spec = RunSpec(
+        host=host.rstrip("/"),
+        out_dir=out,
+        users=prof.users,
+        spawn_rate=prof.spawn_rate,
+        run_time_s=prof.run_time_s,
+        shape=shape,
+        shape_duration_s=duration_s if shape else None,
+        locust_config=config,
+        workers=n_workers,
+        max_cpu_ratio=float(getattr(load, "max_cpu_ratio", 0.9)),
+        max_loop_lag_ms=float(getattr(load, "max_loop_lag_ms", 100.0)),
+        **spec_overrides,
+    )
+    return LoadPlan(name, prof, thresholds, spec)
+
+
+def execute(plan: LoadPlan, progress: Callable[[Progress], None] | None = None) -> LoadOutcome:
+    """Run the plan, judge it, write ``summary.json``."""
+    run = run_locust(plan.spec, progress=progress)
+    verdicts = plan.thresholds.evaluate(run.stats)
+    outcome = LoadOutcome(plan, run, verdicts, plan.spec.out_dir / "summary.json")
+    write_summary(outcome)
+    return outcome
