@@ -1,0 +1,92 @@
+"""Benchmark: the whole local stack ready (every service answering, shop seeded and healthy).
+
+    .venv/bin/python bench/stack_start.py [--runs 5] [--cold-runs 5] [--no-monitoring] [--json]
+
+*warm*: the PostgreSQL template is cached (the normal case); *cold*: a fresh template root, so
+the template is built (initdb + roles + shop migrate + seed) first. Reports the median and range of
+``LocalStack.start()`` (until everything answers) and of ``stop()``, plus the per-phase marks of
+the median warm run. Record results in ``bench/RESULTS-stack.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_prodcheck.stack import postgres
+from pytest_prodcheck.stack.local import LocalStack, LocalStackOptions
+
+
+def _once(options: LocalStackOptions) -> tuple[float, float, dict[str, float]]:
+    stack = LocalStack(options)
+    t0 = time.perf_counter()
+    stack.start()
+    ready = time.perf_counter() - t0
+    marks = dict(stack.timings)
+    t1 = time.perf_counter()
+    stack.stop()
+    return ready, time.perf_counter() - t1, marks
+
+
+def _pressure() -> str:
+    try:
+        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return "n/a"
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="warm runs (default 5)")
+    parser.add_argument("--cold-runs", type=int, default=5, help="cold runs (default 5)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-monitoring", action="store_true", help="without Prometheus & co.")
+    args = parser.parse_args()
+    options = LocalStackOptions(with_monitoring=not args.no_monitoring)
+
+    results: dict[str, object] = {"cpu_pressure_before": _pressure(), "cpus": os.cpu_count()}
+    original_root = postgres.TEMPLATE_ROOT
+    cold: list[tuple[float, float, dict[str, float]]] = []
+    for _ in range(args.cold_runs):
+        root = Path(tempfile.mkdtemp(prefix="prodcheck-bench-tmpl-", dir="/var/tmp"))
+        root.chmod(0o755)
+        postgres.TEMPLATE_ROOT = root
+        try:
+            cold.append(_once(options))
+        finally:
+            postgres.TEMPLATE_ROOT = original_root
+            shutil.rmtree(root, ignore_errors=True)
+    _once(options)  # make sure the real template exists before timing warm starts
+    warm = [_once(options) for _ in range(args.runs)]
+
+    if cold:
+        results["cold_ready_s"] = _summary([r for r, _, _ in cold])
+    results["warm_ready_s"] = _summary([r for r, _, _ in warm])
+    results["warm_stop_s"] = _summary([s for _, s, _ in warm])
+    median_run = sorted(warm, key=lambda r: r[0])[len(warm) // 2]
+    results["warm_median_marks_s"] = median_run[2]
+    results["cpu_pressure_after"] = _pressure()
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            print(f"{key:22} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

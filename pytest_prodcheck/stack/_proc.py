@@ -1,0 +1,509 @@
+"""Child processes that never outlive the run: temp dirs, free ports, process groups, reaping.
+
+    >>> d = make_tempdir("pg-")            # 0711, on /dev/shm when available, removed at exit
+    >>> port = free_port()
+    >>> proc = ManagedProcess("sleeper").start(["sleep", "60"], log_path=d / "sleep.log")
+    >>> proc.alive
+    True
+    >>> proc.stop()                         # SIGTERM, then SIGKILL after ``timeout``
+    >>> wait_port("127.0.0.1", port, timeout=0.1)
+    Traceback (most recent call last):
+    ...
+    pytest_prodcheck.errors.TargetUnreachable: 127.0.0.1:... did not accept connections within 0.1 s
+
+Every started process gets its own process group (``process_group=0``) and is recorded
+
+- in an in-memory registry killed by ``atexit`` and by a SIGTERM handler installed on first
+  use (main thread only; previous handlers are chained; SIGINT unwinds via KeyboardInterrupt), and
+- as a pidfile in ``/tmp/prodcheck-run/<our pid>/`` (with the process start time, so a recycled
+  pid is never killed). When a run is SIGKILLed, the next run's first :func:`reap_leftovers`
+  kills the recorded groups and removes the recorded temp dirs.
+
+Children started from the main thread also get ``PR_SET_PDEATHSIG(SIGKILL)``, so they die with us
+even before the next run reaps them (the kernel ties it to the forking *thread*, hence main only).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import pwd
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pytest_prodcheck.errors import TargetUnreachable, ToolError
+
+RUN_ROOT = Path(os.environ.get("PRODCHECK_RUN_ROOT", "/tmp/prodcheck-run"))
+_PR_SET_PDEATHSIG = 1
+
+_lock = threading.RLock()
+_processes: dict[int, ManagedProcess] = {}
+_tempdirs: list[Path] = []
+_installed = False
+_signals_installed = False
+_reaped = False
+_prev_handlers: dict[int, Any] = {}
+
+
+# --------------------------------------------------------------------------------------------
+# temp dirs, ports, accounts
+# --------------------------------------------------------------------------------------------
+
+
+def _temp_base() -> Path:
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return Path(tempfile.gettempdir())
+
+
+def make_tempdir(prefix: str = "prodcheck-") -> Path:
+    """A fresh directory (mode 0711 so service users can traverse it), removed at exit.
+
+    >>> make_tempdir("nginx-").stat().st_mode & 0o777 == 0o711
+    True
+    """
+    _ensure_installed()
+    path = Path(tempfile.mkdtemp(prefix=f"prodcheck-{prefix}", dir=_temp_base()))
+    path.chmod(0o711)
+    with _lock:
+        _tempdirs.append(path)
+    _record("tempdir", path.name, str(path))
+    return path
+
+
+def remove_tempdir(path: Path) -> None:
+    """Remove a directory made by :func:`make_tempdir` now (instead of at exit)."""
+    shutil.rmtree(path, ignore_errors=True)
+    with _lock:
+        if path in _tempdirs:
+            _tempdirs.remove(path)
+    _unrecord("tempdir", path.name)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port the kernel considers free right now (racy: retry on bind errors)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def service_account(name: str) -> tuple[int, int] | None:
+    """``(uid, gid)`` of ``name`` when we run as root (so services must drop to it), else None.
+
+    >>> service_account("postgres")   # as root
+    (101, 104)
+    """
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError as exc:
+        raise ToolError(
+            f"running as root but the system user {name!r} does not exist: "
+            f"create it (e.g. install the package that provides it) or run as a normal user"
+        ) from exc
+    return entry.pw_uid, entry.pw_gid
+
+
+def chown_tree(path: Path, account: tuple[int, int] | None) -> None:
+    """``chown -R`` to ``account`` (no-op when None)."""
+    if account is None:
+        return
+    uid, gid = account
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def raise_nofile_limit(wanted: int = 8192) -> int:
+    """Raise this process's soft RLIMIT_NOFILE towards ``wanted`` (children inherit it).
+
+    PgBouncer never raises its own limit: with max_client_conn=1000 it expects ~1500 fds, and a
+    1024 soft limit makes every client fail. Returns the soft limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    return int(soft)
+
+
+def wait_port(
+    host: str, port: int, timeout: float = 10.0, *, proc: ManagedProcess | None = None
+) -> None:
+    """Return once ``host:port`` accepts TCP connections; raise TargetUnreachable after ``timeout``.
+
+    With ``proc``, fail early (ToolError with the log tail) if that process exits meanwhile.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            pass
+        if proc is not None and not proc.alive:
+            raise ToolError(
+                f"{proc.name} exited before listening on {host}:{port}: {proc.log_tail()}"
+            )
+        if time.monotonic() >= deadline:
+            raise TargetUnreachable(
+                f"{host}:{port} did not accept connections within {timeout:g} s"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+# --------------------------------------------------------------------------------------------
+# processes
+# --------------------------------------------------------------------------------------------
+
+
+def _proc_starttime(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # field 22 (starttime); comm (field 2) may contain spaces/parens -> split after the last ')'
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+_libc: Any = None
+
+
+def _pdeathsig() -> None:  # runs in the child between fork and exec: no imports, no dlopen
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class ManagedProcess:
+    """A service child in its own process group, tracked until stopped.
+
+    >>> p = ManagedProcess("nginx").start(["nginx", "-p", prefix], log_path=prefix / "stderr.log")
+    >>> p.pid, p.alive
+    (12345, True)
+    >>> p.stop(signal.SIGQUIT, timeout=5)
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self._log_file: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        user: tuple[int, int] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | str | None = None,
+        log_path: Path | None = None,
+        pdeathsig: bool = True,
+    ) -> ManagedProcess:
+        """Start ``argv`` (stdout+stderr to ``log_path``), as ``user=(uid, gid)`` when given."""
+        _ensure_installed()
+        if self.popen is not None and self.alive:
+            raise ToolError(f"{self.name} is already running (pid {self.pid})")
+        self.log_path = log_path
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+            out: Any = self._log_file
+        else:
+            out = subprocess.DEVNULL
+        kwargs: dict[str, Any] = {}
+        if user is not None:
+            kwargs.update(user=user[0], group=user[1], extra_groups=[])
+        main = threading.current_thread() is threading.main_thread()
+        global _libc
+        if pdeathsig and main and _libc is None:
+            with contextlib.suppress(OSError):
+                _libc = ctypes.CDLL(None, use_errno=True)
+        preexec: Callable[[], None] | None = _pdeathsig if (pdeathsig and main) else None
+        try:
+            self.popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                process_group=0,
+                close_fds=True,
+                preexec_fn=preexec,
+                **kwargs,
+            )
+        except OSError as exc:
+            self._close_log()
+            raise ToolError(f"cannot start {self.name} ({argv[0]}): {exc.strerror or exc}") from exc
+        with _lock:
+            _processes[self.popen.pid] = self
+        start = _proc_starttime(self.popen.pid) or ""
+        _record("proc", str(self.popen.pid), f"{self.popen.pid} {start} {self.name}")
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
+        """Send ``sig`` to the process, wait ``timeout`` s, then SIGKILL the whole group.
+
+        Returns the exit code (None if it never started). Idempotent.
+        """
+        popen = self.popen
+        if popen is None:
+            return None
+        try:
+            if popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(popen.pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    popen.wait(timeout)
+            # whatever is left in the group (workers, backends, forked helpers) goes now
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            if popen.poll() is None:
+                popen.wait(5)
+        finally:
+            self._forget()
+        return popen.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group now (no grace period)."""
+        self.stop(signal.SIGKILL, timeout=2)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for exit; None if still running after ``timeout``."""
+        if self.popen is None:
+            return None
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the process (not its group), e.g. SIGHUP to reload."""
+        if self.popen is not None and self.popen.poll() is None:
+            os.kill(self.popen.pid, sig)
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise ToolError(f"{self.name} was never started")
+        return self.popen.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.popen is None else self.popen.poll()
+
+    def log_text(self) -> str:
+        """Everything the process wrote to stdout/stderr so far ("" without a log file)."""
+        if self.log_path is None:
+            return ""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 3) -> str:
+        """The last ``lines`` non-empty log lines joined with `` | `` (for one-line errors)."""
+        tail = [ln.strip() for ln in self.log_text().splitlines() if ln.strip()][-lines:]
+        return " | ".join(tail) if tail else "(no output)"
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            with contextlib.suppress(OSError):
+                self._log_file.close()
+            self._log_file = None
+
+    def _forget(self) -> None:
+        self._close_log()
+        if self.popen is not None:
+            with _lock:
+                _processes.pop(self.popen.pid, None)
+            _unrecord("proc", str(self.popen.pid))
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else f"exited {self.returncode}"
+        pid = self.popen.pid if self.popen else None
+        return f"<ManagedProcess {self.name} pid={pid} {state}>"
+
+
+def running_processes() -> list[ManagedProcess]:
+    """The processes started by this run and not yet stopped."""
+    with _lock:
+        return list(_processes.values())
+
+
+def stop_all() -> None:
+    """Kill every started process group and remove every temp dir (atexit / signal path)."""
+    with _lock:
+        procs = list(_processes.values())
+        dirs = list(_tempdirs)
+    for proc in procs:
+        if proc.popen is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.stop(signal.SIGKILL, timeout=2)
+    for d in dirs:
+        remove_tempdir(d)
+    with contextlib.suppress(OSError):
+        shutil.rmtree(_run_dir())
+
+
+# --------------------------------------------------------------------------------------------
+# the pidfile registry: /tmp/prodcheck-run/<pid>/{proc,tempdir}-<key>
+# --------------------------------------------------------------------------------------------
+
+
+def _run_dir() -> Path:
+    return RUN_ROOT / str(os.getpid())
+
+
+def _make_run_dir() -> Path:
+    """``RUN_ROOT`` is shared by every user (sticky, like /tmp); our own subdir is private."""
+    if not RUN_ROOT.is_dir():
+        RUN_ROOT.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            RUN_ROOT.chmod(0o1777)
+    d = _run_dir()
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+
+def _record(kind: str, key: str, content: str) -> None:
+    # best effort: the in-memory registry still covers the normal paths
+    with contextlib.suppress(OSError):
+        (_make_run_dir() / f"{kind}-{key}").write_text(content)
+
+
+def _unrecord(kind: str, key: str) -> None:
+    with contextlib.suppress(OSError):
+        (_run_dir() / f"{kind}-{key}").unlink()
+
+
+def _owner_alive(run_pid: int, owner_start: str | None) -> bool:
+    current = _proc_starttime(run_pid)
+    if current is None:
+        return False
+    return owner_start is None or owner_start == current
+
+
+def reap_leftovers() -> list[str]:
+    """Kill processes and remove temp dirs recorded by runs that died without cleaning up.
+
+    Returns one line per thing reaped. Runs once automatically on first use of this module.
+    """
+    reaped: list[str] = []
+    if not RUN_ROOT.is_dir():
+        return reaped
+    for run in RUN_ROOT.iterdir():
+        if not run.name.isdigit() or int(run.name) == os.getpid():
+            continue
+        owner_start = None
+        marker = run / "owner"
+        with contextlib.suppress(OSError):
+            owner_start = marker.read_text().strip() or None
+        if _owner_alive(int(run.name), owner_start):
+            continue
+        for entry in sorted(run.iterdir()):
+            with contextlib.suppress(OSError, ValueError):
+                if entry.name.startswith("proc-"):
+                    pid_s, start, *name = entry.read_text().split()
+                    pid = int(pid_s)
+                    current = _proc_starttime(pid)
+                    # leader alive and the same process, or leader gone: then any process still in
+                    # group <pid> is an orphan of it (the kernel never reuses a live group's id)
+                    if current is None or current == start:
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.killpg(pid, signal.SIGKILL)
+                            reaped.append(
+                                f"killed {' '.join(name)} (group {pid}) of dead run {run.name}"
+                            )
+                elif entry.name.startswith("tempdir-"):
+                    path = Path(entry.read_text().strip())
+                    if path.is_dir() and path.name.startswith("prodcheck-"):
+                        shutil.rmtree(path, ignore_errors=True)
+                        reaped.append(f"removed {path} of dead run {run.name}")
+        shutil.rmtree(run, ignore_errors=True)
+    return reaped
+
+
+# --------------------------------------------------------------------------------------------
+# atexit + signals
+# --------------------------------------------------------------------------------------------
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if signum == signal.SIGTERM:
+        stop_all()
+    prev = _prev_handlers.get(signum, signal.SIG_DFL)
+    if callable(prev):
+        prev(signum, frame)
+        return
+    if prev == signal.SIG_IGN:
+        return
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _ensure_installed() -> None:
+    global _installed, _reaped, _signals_installed
+    with _lock:
+        if not _reaped:
+            _reaped = True
+            reap_leftovers()
+            with contextlib.suppress(OSError):
+                (_make_run_dir() / "owner").write_text(_proc_starttime(os.getpid()) or "")
+        if not _installed:
+            _installed = True
+            atexit.register(stop_all)
+        # once, from the main thread (a first use from another thread cannot set handlers)
+        if _signals_installed or threading.current_thread() is not threading.main_thread():
+            return
+        _signals_installed = True
+    install_signal_handlers()
+
+
+def ensure_registry() -> None:
+    """Reap a dead run's leftovers, register atexit, chain SIGTERM (idempotent).
+
+    Call it before installing your own SIGTERM handler if you want yours to stay on top.
+    """
+    _ensure_installed()
+
+
+def install_signal_handlers() -> None:
+    """Chain SIGTERM/SIGINT so started process groups die first (main thread only; idempotent)."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        current = signal.getsignal(signum)
+        if current is _on_signal:
+            continue
+        _prev_handlers[signum] = current
+        with contextlib.suppress(ValueError):  # not in main thread
+            signal.signal(signum, _on_signal)

@@ -1,0 +1,74 @@
+"""stack/external.py + provider: endpoints from a config file; missing keys skip, not crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_prodcheck.config import load_settings
+from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.stack.endpoints import MissingEndpoint
+from pytest_prodcheck.stack.external import external_endpoints
+from pytest_prodcheck.stack.provider import open_stack
+
+FULL = """
+url = "https://shop.example.com"
+resolve = ["shop.example.com:443:10.0.0.5"]
+ca_bundle = "ca.pem"
+
+[site]
+api = "backend.example.com"
+
+[database]
+dsn = "postgresql://app:${DB_PW}@db.example.com:5432/ecommerce"
+
+[pgbouncer]
+dsn = "postgresql://app:${DB_PW}@db.example.com:6432/ecommerce"
+admin_dsn = "postgresql://pgb_admin:adm@db.example.com:6432/pgbouncer"
+
+[s3]
+bucket = "acme-backups"
+"""
+
+
+def test_external_from_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "prodcheck.toml"
+    cfg.write_text(FULL)
+    settings = load_settings(cfg, {}, {"DB_PW": "pw1"})
+    with open_stack(settings) as ep:
+        assert ep.target == "external"
+        assert ep.site_url == "https://shop.example.com"
+        assert ep.http_url == "http://shop.example.com/"
+        assert (ep.apex, ep.www, ep.api, ep.monitoring) == (
+            "shop.example.com",
+            "www.shop.example.com",
+            "backend.example.com",
+            "monitoring.shop.example.com",
+        )
+        assert ep.resolve == ("shop.example.com:443:10.0.0.5",)
+        assert ep.pgbouncer_dsn == "postgresql://app:pw1@db.example.com:6432/ecommerce"
+        assert ep.s3 is not None and ep.s3.bucket == "acme-backups" and ep.s3.endpoint_url is None
+        assert ep.ca_bundle is not None and ep.ca_bundle.endswith("ca.pem")
+
+
+def test_missing_values_stay_none_and_name_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "prodcheck.toml"
+    cfg.write_text('url = "https://shop.example.com"\n')
+    ep = external_endpoints(load_settings(cfg, {}, {}))
+    assert ep.pgbouncer_dsn is None and ep.s3 is None and ep.postgres_admin_dsn is None
+    with pytest.raises(MissingEndpoint, match=r"set \[pgbouncer\] dsn"):
+        ep.require("pgbouncer_dsn", key="[pgbouncer] dsn")
+
+
+def test_external_with_nothing_configured() -> None:
+    ep = external_endpoints(object())
+    assert ep.target == "external" and ep.site_url is None and ep.names == ()
+
+
+def test_unknown_target_is_a_config_error() -> None:
+    class Fake:
+        target = "kubernetes"
+
+    with pytest.raises(ConfigError, match="use one of local, docker, external"), open_stack(Fake()):
+        pass

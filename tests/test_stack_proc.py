@@ -1,0 +1,212 @@
+"""stack/_proc.py: temp dirs, ports, process groups, the reaper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_prodcheck.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.stack import _proc
+from pytest_prodcheck.stack._proc import (
+    ManagedProcess,
+    free_port,
+    make_tempdir,
+    reap_leftovers,
+    remove_tempdir,
+    service_account,
+    wait_port,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_make_tempdir_is_traversable_and_removed() -> None:
+    d = make_tempdir("t-")
+    assert d.stat().st_mode & 0o777 == 0o711
+    assert d.name.startswith("prodcheck-t-")
+    if Path("/dev/shm").is_dir():
+        assert d.parent == Path("/dev/shm")
+    remove_tempdir(d)
+    assert not d.exists()
+
+
+def test_free_port_is_bindable() -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="service accounts only matter as root")
+def test_service_account_as_root() -> None:
+    assert service_account("postgres") is not None
+    with pytest.raises(ToolError, match="does not exist"):
+        service_account("no-such-user-prodcheck")
+
+
+def test_managed_process_runs_in_own_group_and_stops(tmp_path: Path) -> None:
+    proc = ManagedProcess("sleeper").start(["sleep", "30"], log_path=tmp_path / "log")
+    assert proc.alive
+    assert os.getpgid(proc.pid) == proc.pid
+    assert proc in _proc.running_processes()
+    proc.stop()
+    assert not proc.alive
+    assert proc not in _proc.running_processes()
+    proc.stop()  # idempotent
+
+
+def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
+    script = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    proc = ManagedProcess("stubborn").start(
+        [sys.executable, "-c", script], log_path=tmp_path / "log"
+    )
+    deadline = time.monotonic() + 10
+    while "up" not in proc.log_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started = time.monotonic()
+    assert proc.stop(signal.SIGTERM, timeout=0.3) == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+
+
+def test_stop_kills_the_whole_group(tmp_path: Path) -> None:
+    # a child that forks a grandchild in the same group, then ignores SIGTERM itself
+    script = "import subprocess,time; p=subprocess.Popen(['sleep','60']); print(p.pid, flush=True); time.sleep(60)"
+    proc = ManagedProcess("parent").start([sys.executable, "-c", script], log_path=tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while not proc.log_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    grandchild = int(proc.log_text().split()[0])
+    proc.stop()
+    assert _wait_gone(grandchild)
+
+
+def test_start_failure_is_one_line() -> None:
+    with pytest.raises(ToolError, match="cannot start nothing"):
+        ManagedProcess("nothing").start(["/no/such/binary"])
+
+
+def test_wait_port_times_out_and_notices_dead_process(tmp_path: Path) -> None:
+    port = free_port()
+    with pytest.raises(TargetUnreachable, match="did not accept connections"):
+        wait_port("127.0.0.1", port, timeout=0.1)
+    proc = ManagedProcess("quitter").start(
+        ["sh", "-c", "echo boom >&2; exit 3"], log_path=tmp_path / "log"
+    )
+    with pytest.raises(ToolError, match=r"quitter exited before listening.*boom"):
+        wait_port("127.0.0.1", port, timeout=5, proc=proc)
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pytest_prodcheck.stack._proc import ManagedProcess, make_tempdir
+    d = make_tempdir("child-")
+    p = ManagedProcess("sleeper").start(["sleep", "60"], pdeathsig={pdeathsig})
+    print(p.pid, d, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def _run_child(pdeathsig: bool) -> tuple[subprocess.Popen[str], int, Path]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD.format(pdeathsig=pdeathsig)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert child.stdout is not None
+    pid_s, tmp = child.stdout.readline().split()
+    return child, int(pid_s), Path(tmp)
+
+
+def test_sigterm_to_the_parent_stops_children_and_removes_tempdirs() -> None:
+    child, grandchild, tmp = _run_child(pdeathsig=False)
+    assert tmp.is_dir() and _alive(grandchild)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(10) == -signal.SIGTERM
+    assert _wait_gone(grandchild)
+    assert not tmp.exists()
+
+
+def test_sigkill_leftovers_are_reaped_by_the_next_run() -> None:
+    child, grandchild, tmp = _run_child(pdeathsig=False)
+    child.kill()
+    child.wait(10)
+    assert _alive(grandchild), "without PDEATHSIG the service outlives a SIGKILLed parent"
+    assert (_proc.RUN_ROOT / str(child.pid)).is_dir()
+    reaped = reap_leftovers()
+    assert any(f"group {grandchild}" in line for line in reaped), reaped
+    assert _wait_gone(grandchild)
+    assert not tmp.exists()
+    assert not (_proc.RUN_ROOT / str(child.pid)).exists()
+
+
+def test_pdeathsig_kills_children_of_a_sigkilled_parent() -> None:
+    child, grandchild, _tmp = _run_child(pdeathsig=True)
+    child.kill()
+    child.wait(10)
+    assert _wait_gone(grandchild)
+    reap_leftovers()  # tidy the pidfile dir
+
+
+def test_reaper_leaves_live_runs_alone(tmp_path: Path) -> None:
+    proc = ManagedProcess("mine").start(["sleep", "30"])
+    try:
+        reap_leftovers()
+        assert proc.alive
+    finally:
+        proc.stop()
+
+
+def test_raise_nofile_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        assert _proc.raise_nofile_limit(2048) == min(2048, hard)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(2048, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_first_use_from_a_thread_still_installs_handlers_later() -> None:
+    code = textwrap.dedent(
+        """
+        import signal, threading
+        from pytest_prodcheck.stack import _proc
+        t = threading.Thread(target=lambda: _proc.make_tempdir("thread-"))
+        t.start(); t.join()
+        assert signal.getsignal(signal.SIGTERM) is not _proc._on_signal
+        _proc.make_tempdir("main-")
+        assert signal.getsignal(signal.SIGTERM) is _proc._on_signal
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
