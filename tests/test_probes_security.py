@@ -114,7 +114,7 @@ def test_waf_not_declared_is_na_and_undefended_site_fails(good: SiteTarget) -> N
 
 
 def test_waf_blocking_attacks_passes(lab: Lab) -> None:
-    rules = 'if ($args ~* "(<script|%3Cscript|\'|%27|\\.\\./|%2E%2E)") { return 403; }'
+    rules = 'if ($args ~* "(<script|%3Cscript|\'|%27|\\.\\./|\\.\\.%2F|%2E%2E)") { return 403; }'
     waf = lab.site("sec-waf", server_extra=rules)
     assert security.check_waf(waf, declared=True).status == "pass"
 

@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
@@ -38,7 +39,6 @@ from pytest_prodcheck.stack._proc import (
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"
 NGINX_EXPORTER = "prometheus-nginx-exporter"
-PGBOUNCER_EXPORTER = "prometheus-pgbouncer-exporter"
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def missing_binaries() -> list[str]:
     """The monitoring binaries not on PATH (their Debian packages carry the same names)."""
     return [
         b
-        for b in (PROMETHEUS, ALERTMANAGER, NGINX_EXPORTER, PGBOUNCER_EXPORTER)
+        for b in (PROMETHEUS, ALERTMANAGER, NGINX_EXPORTER)
         if not shutil.which(b)
     ]
 
@@ -182,23 +182,13 @@ class MonitoringStack:
             targets["nginx"] = [f"127.0.0.1:{self.ports['nginx_exporter']}"]
         pgb = self.options.pgbouncer
         if pgb is not None:
-            env = dict(base_env, PGPASSWORD=pgb.password, PGCONNECT_TIMEOUT="5")
+            dsn = (f"postgresql://{quote(pgb.user)}:{quote(pgb.password)}@{pgb.host}:{pgb.port}"
+                   "/pgbouncer")
             proc = self._spawn(
-                PGBOUNCER_EXPORTER,
-                [
-                    PGBOUNCER_EXPORTER,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.ports["pgbouncer_exporter"]),
-                    "--pgbouncer-host",
-                    pgb.host,
-                    "--pgbouncer-port",
-                    str(pgb.port),
-                    "--pgbouncer-user",
-                    pgb.user,
-                ],
-                env=env,
+                "pgbouncer_exporter",
+                [sys.executable, "-m", "pytest_prodcheck.monitoring.pgbouncer_exporter",
+                 "--port", str(self.ports["pgbouncer_exporter"])],
+                env=dict(base_env, PRODCHECK_PGBOUNCER_DSN=dsn),
             )
             waits.append((proc, self.ports["pgbouncer_exporter"]))
             targets["pgbouncer"] = [f"127.0.0.1:{self.ports['pgbouncer_exporter']}"]

@@ -59,9 +59,7 @@ class Endpoints:
     s3: S3Endpoint | None = None
     acme_directory: str | None = None  # https://127.0.0.1:14000/dir
     acme_ca_bundle: str | None = None  # PEM that verifies the ACME server's API certificate
-    acme_roots: str | None = (
-        None  # PEM of the ACME CA's issuing root(s) (trust anchor for issued certs)
-    )
+    acme_roots: str | None = None  # PEM file: the ACME CA's issuing root(s)
     # --- monitoring -------------------------------------------------------------------------------
     prometheus_url: str | None = None  # http://127.0.0.1:9090
     alertmanager_url: str | None = None  # http://127.0.0.1:9093

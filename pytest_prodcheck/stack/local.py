@@ -58,10 +58,6 @@ from pytest_prodcheck.stack.s3 import DEFAULT_BUCKET, S3Server
 SHOP_DIR = Path(__file__).resolve().parent.parent / "shop"
 RATE_LIMIT_SOURCE = "127.0.0.2"
 INTERNAL_HOST = "127.0.10.1"  # databases + app: not on the address the site is served on
-# Debian 12's prometheus-pgbouncer-exporter 1.7 crashes on PgBouncer 1.18's SHOW STATS
-# (KeyError: 'total_requests', a column PgBouncer renamed in 1.8), which would fail the whole
-# monitoring start: leave PgBouncer out of the scrape targets until the exporter works.
-MONITOR_PGBOUNCER = False
 _FALLBACK_CSS = "/* prodcheck placeholder stylesheet */\n" + "body { margin: 0; }\n" * 20
 
 
@@ -339,9 +335,7 @@ class LocalStack:
                 self.pgbouncer.port,
                 self.pgbouncer.options.stats_user,
                 self.pgbouncer.stats_password,
-            )
-            if MONITOR_PGBOUNCER
-            else None,
+            ),
             certs=(self.cert_paths.fullchain,),
         )
         self.monitoring = MonitoringStack(mon_dir, options).start()
