@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(
 METRICS = (
     "# TYPE shop_http_requests_total counter\n"
     'shop_http_requests_total{method="GET",route="/",status="200"} 3\n'
+    'shop_http_request_duration_seconds_bucket{route="/api/products/{id}",le="+Inf"} 3\n'
 )
 
 
@@ -137,7 +138,7 @@ def test_targets_up_passes_on_good_and_fails_with_a_target_down(
     assert ok.status == "pass", ok
     bad = _eventually(lambda: mon.check_targets_up(wrong.prometheus_url, ("shop",)), False)
     assert bad.status == "fail" and "shop" in bad.message
-    missing = mon.check_targets_up(good.prometheus_url, ("nginx",))
+    missing = mon.check_targets_up(good.prometheus_url, ("nginx",), settle=1)
     assert missing.status == "fail" and "not scraped: nginx" in missing.message
 
 

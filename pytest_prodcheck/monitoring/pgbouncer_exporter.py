@@ -31,7 +31,11 @@ POOL_GAUGES: tuple[tuple[str, str, str], ...] = (
     ("cl_waiting", "client_waiting_connections", "Clients waiting for a server connection."),
     ("sv_active", "server_active_connections", "Server connections linked to a client."),
     ("sv_idle", "server_idle_connections", "Idle server connections."),
-    ("sv_used", "server_used_connections", "Server connections idle longer than server_check_delay."),
+    (
+        "sv_used",
+        "server_used_connections",
+        "Server connections idle longer than server_check_delay.",
+    ),
 )
 STATS_COUNTERS: tuple[tuple[str, str, float, str], ...] = (
     ("total_xact_count", "transactions_total", 1.0, "Transactions pooled."),
@@ -51,7 +55,10 @@ def render(pools: Table | None, stats: Table | None) -> str:
     lines.append(f"pgbouncer_up {0 if pools is None else 1}")
     pool_rows = [r for r in (pools.dicts() if pools else []) if r.get("database") != "pgbouncer"]
     for column, name, help_text in POOL_GAUGES:
-        lines += [f"# HELP pgbouncer_pools_{name} {help_text}", f"# TYPE pgbouncer_pools_{name} gauge"]
+        lines += [
+            f"# HELP pgbouncer_pools_{name} {help_text}",
+            f"# TYPE pgbouncer_pools_{name} gauge",
+        ]
         for row in pool_rows:
             labels = f'database="{_label(row.get("database"))}",user="{_label(row.get("user"))}"'
             lines.append(f"pgbouncer_pools_{name}{{{labels}}} {int(float(row.get(column) or 0))}")
@@ -65,10 +72,15 @@ def render(pools: Table | None, stats: Table | None) -> str:
         lines.append(f"pgbouncer_pools_client_maxwait_seconds{{{labels}}} {wait:g}")
     stat_rows = [r for r in (stats.dicts() if stats else []) if r.get("database") != "pgbouncer"]
     for column, name, scale, help_text in STATS_COUNTERS:
-        lines += [f"# HELP pgbouncer_stats_{name} {help_text}", f"# TYPE pgbouncer_stats_{name} counter"]
+        lines += [
+            f"# HELP pgbouncer_stats_{name} {help_text}",
+            f"# TYPE pgbouncer_stats_{name} counter",
+        ]
         for row in stat_rows:
             value = float(row.get(column) or 0) * scale
-            lines.append(f'pgbouncer_stats_{name}{{database="{_label(row.get("database"))}"}} {value:g}')
+            lines.append(
+                f'pgbouncer_stats_{name}{{database="{_label(row.get("database"))}"}} {value:g}'
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +112,9 @@ def serve(host: str, port: int, dsn: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pytest_prodcheck.monitoring.pgbouncer_exporter")
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_prodcheck.monitoring.pgbouncer_exporter"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)

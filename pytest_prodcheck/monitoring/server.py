@@ -67,11 +67,7 @@ class MonitoringOptions:
 
 def missing_binaries() -> list[str]:
     """The monitoring binaries not on PATH (their Debian packages carry the same names)."""
-    return [
-        b
-        for b in (PROMETHEUS, ALERTMANAGER, NGINX_EXPORTER)
-        if not shutil.which(b)
-    ]
+    return [b for b in (PROMETHEUS, ALERTMANAGER, NGINX_EXPORTER) if not shutil.which(b)]
 
 
 class MonitoringStack:
@@ -182,12 +178,19 @@ class MonitoringStack:
             targets["nginx"] = [f"127.0.0.1:{self.ports['nginx_exporter']}"]
         pgb = self.options.pgbouncer
         if pgb is not None:
-            dsn = (f"postgresql://{quote(pgb.user)}:{quote(pgb.password)}@{pgb.host}:{pgb.port}"
-                   "/pgbouncer")
+            dsn = (
+                f"postgresql://{quote(pgb.user)}:{quote(pgb.password)}@{pgb.host}:{pgb.port}"
+                "/pgbouncer"
+            )
             proc = self._spawn(
                 "pgbouncer_exporter",
-                [sys.executable, "-m", "pytest_prodcheck.monitoring.pgbouncer_exporter",
-                 "--port", str(self.ports["pgbouncer_exporter"])],
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest_prodcheck.monitoring.pgbouncer_exporter",
+                    "--port",
+                    str(self.ports["pgbouncer_exporter"]),
+                ],
                 env=dict(base_env, PRODCHECK_PGBOUNCER_DSN=dsn),
             )
             waits.append((proc, self.ports["pgbouncer_exporter"]))

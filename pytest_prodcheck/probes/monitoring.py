@@ -23,7 +23,9 @@ import yaml
 from pytest_prodcheck.probes._result import CheckResult
 
 TIMEOUT = 5.0
-_SAMPLE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEinfNa]+( \d+)?$")
+_SAMPLE = re.compile(
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?\s+[-+0-9.eEinfNa]+(\s+-?\d+)?$'
+)
 
 
 def _session() -> requests.Session:
@@ -70,14 +72,27 @@ def check_app_metrics(metrics_url: str, *, verify: str | bool = True) -> CheckRe
     )
 
 
-def check_targets_up(prometheus_url: str, expected_jobs: Sequence[str] = ()) -> CheckResult:
-    """Every scrape target is up, and every expected job (app, nginx, PgBouncer) is scraped."""
+def check_targets_up(
+    prometheus_url: str, expected_jobs: Sequence[str] = (), settle: float = 10.0
+) -> CheckResult:
+    """Every scrape target is up, and every expected job (app, nginx, PgBouncer) is scraped.
+
+    Targets not yet scraped once (health ``unknown``, e.g. right after Prometheus started) are
+    waited for up to ``settle`` seconds.
+    """
     cid = "monitoring.targets-up"
-    try:
-        data = _get_json(f"{prometheus_url}/api/v1/targets", params={"state": "active"})
-    except (requests.RequestException, ValueError) as exc:
-        return _unreachable(cid, "Prometheus", exc)
-    targets = data.get("data", {}).get("activeTargets", [])
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            data = _get_json(f"{prometheus_url}/api/v1/targets", params={"state": "active"})
+        except (requests.RequestException, ValueError) as exc:
+            return _unreachable(cid, "Prometheus", exc)
+        targets = data.get("data", {}).get("activeTargets", [])
+        jobs = {t.get("labels", {}).get("job") for t in targets}
+        settled = all(t.get("health") != "unknown" for t in targets) and set(expected_jobs) <= jobs
+        if settled or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
     by_job: dict[str, list[str]] = {}
     for target in targets:
         by_job.setdefault(target.get("labels", {}).get("job", "?"), []).append(
