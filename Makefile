@@ -15,7 +15,8 @@ PYTEST_ARGS ?=
 .PHONY: help bootstrap smoke test test-fast lint format stack checklist \
         backup-all backup-main backup-ai backup-to-s3 restore list-backups setup-auto-backup \
         setup-ssl renew-ssl load-test-smoke load-test-baseline load-test-stress load-test-spike \
-        load-test-endurance load-test-web health
+        load-test-endurance load-test-web health \
+        tls-check pgbouncer-stats pgbouncer-pools pgbouncer-clients pgbouncer-config bench
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -85,22 +86,32 @@ renew-ssl: $(PY) ## renew certificates that are due
 	$(PRODCHECK) ssl renew
 
 load-test-smoke: $(PY) ## Locust smoke: 10 users, 2 min
-	$(PRODCHECK) load smoke
+	$(PRODCHECK) load smoke $(if $(LOAD_HOST),--host $(LOAD_HOST),)
 
 load-test-baseline: $(PY) ## Locust baseline: 50 users, 10 min
-	$(PRODCHECK) load baseline
+	$(PRODCHECK) load baseline $(if $(LOAD_HOST),--host $(LOAD_HOST),)
 
 load-test-stress: $(PY) ## Locust stress: 200 users, 15 min
-	$(PRODCHECK) load stress
+	$(PRODCHECK) load stress $(if $(LOAD_HOST),--host $(LOAD_HOST),)
 
 load-test-spike: $(PY) ## Locust spike: 500 users, 5 min
-	$(PRODCHECK) load spike
+	$(PRODCHECK) load spike $(if $(LOAD_HOST),--host $(LOAD_HOST),)
 
 load-test-endurance: $(PY) ## Locust endurance: 100 users, 60 min
-	$(PRODCHECK) load endurance
+	$(PRODCHECK) load endurance $(if $(LOAD_HOST),--host $(LOAD_HOST),)
 
 load-test-web: $(PY) ## Locust web UI on the bundled locustfile
-	$(PRODCHECK) load baseline --web
+	$(PRODCHECK) load baseline --web $(if $(LOAD_HOST),--host $(LOAD_HOST),)
 
 health: $(PY) ## the guide's troubleshooting steps against the configured target
 	$(PRODCHECK) doctor
+
+tls-check: $(PY) ## every TLS/HTTP check against one site: make tls-check URL=https://shop.example.com
+	@test -n "$(URL)" || { echo "make tls-check: set URL=https://…" >&2; exit 2; }
+	$(PRODCHECK) tls check "$(URL)"
+
+pgbouncer-stats pgbouncer-pools pgbouncer-clients pgbouncer-config: $(PY) ## the guide's PgBouncer monitoring commands
+	$(PRODCHECK) pgbouncer $(subst pgbouncer-,,$@)
+
+bench: $(PY) ## every benchmark under bench/ (slow; results go to bench/RESULTS-*.md by hand)
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit $$?; done
