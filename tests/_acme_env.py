@@ -4,6 +4,7 @@
     env.request()                   # IssueRequest for shop.test + www/api/monitoring
     env.served("api.shop.test")     # the ServedCertificate nginx sends now (verified vs pebble root)
     env.stop()
+    with RateLimitingCA(workdir) as ca: ...   # an ACME CA whose new-order answer is rateLimited
 
 Not a fixture module (fixtures live in each test module); imported by tests/test_acme_*.py and
 tests/test_cli_ssl.py.
@@ -11,8 +12,13 @@ tests/test_cli_ssl.py.
 
 from __future__ import annotations
 
+import itertools
+import json
+import ssl
+import threading
 import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +110,75 @@ class AcmeEnv:
         live = self.store.read(DOMAIN)
         assert live is not None
         return live
+
+
+class RateLimitingCA:
+    """A minimal ACME server (over TLS) that accepts any account and answers every new order
+    with Let's Encrypt's ``429 rateLimited`` problem. Pebble has no rate limits, so this stands
+    in for a CA that rate-limits us; the real client talks real HTTP to it.
+
+        with RateLimitingCA(workdir) as ca:
+            AcmeClient(ca.directory_url, ca_bundle=ca.ca_path)
+    """
+
+    DETAIL = 'too many certificates (5) already issued for this exact set of domains: "shop.test"'
+
+    def __init__(self, workdir: Path) -> None:
+        paths = write_pem(issue_leaf(make_ca("rate-limiting CA"), ["127.0.0.1"]), workdir)
+        self.ca_path = paths.ca
+        nonces = itertools.count(1)
+        detail = self.DETAIL
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(
+                self, code: int, body: dict[str, Any] | None, ctype: str, **hdr: str
+            ) -> None:
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(code)
+                self.send_header("Replay-Nonce", f"bm9uY2{next(nonces):06d}")
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in hdr.items():
+                    self.send_header(key.replace("_", "-"), value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_HEAD(self) -> None:
+                self._answer(200, None, "application/json")
+
+            def do_GET(self) -> None:
+                base = f"https://{self.headers['Host']}"
+                directory = {k: f"{base}/{k}" for k in ("newNonce", "newAccount", "newOrder")}
+                self._answer(200, directory, "application/json")
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                base = f"https://{self.headers['Host']}"
+                if self.path == "/newAccount":
+                    body = {"status": "valid", "contact": []}
+                    self._answer(201, body, "application/json", Location=f"{base}/acct/1")
+                    return
+                problem = {"type": "urn:ietf:params:acme:error:rateLimited", "detail": detail}
+                self._answer(429, problem, "application/problem+json", Retry_After="3600")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(paths.fullchain, paths.privkey)
+        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def directory_url(self) -> str:
+        return f"https://127.0.0.1:{self._server.server_address[1]}/dir"
+
+    def __enter__(self) -> RateLimitingCA:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)

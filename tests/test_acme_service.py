@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ from pytest_prodcheck import acme
 from pytest_prodcheck.acme.certinfo import cert_info
 from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
 from pytest_prodcheck.stack._proc import free_port, make_tempdir
+from pytest_prodcheck.stack.nginx import NginxServer
 from pytest_prodcheck.stack.pebble import PebbleServer
-from tests._acme_env import DOMAIN, NAMES, AcmeEnv
+from tests._acme_env import DOMAIN, NAMES, AcmeEnv, RateLimitingCA
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +70,38 @@ def test_issue_four_names_validated_through_nginx_and_served(
         assert served.verified, served.error
         assert served.info is not None and served.info.serial == info.serial
     assert stat.S_IMODE(env.store.privkey_path(DOMAIN).stat().st_mode) == 0o600
+    # certbot's cert.pem / chain.pem too (production nginx: ssl_trusted_certificate chain.pem)
+    live = env.store.live_dir(DOMAIN)
+    cert, chain = (live / "cert.pem").read_bytes(), (live / "chain.pem").read_bytes()
+    assert cert + chain == fullchain and cert_info(cert).serial == info.serial
+    assert cert_info(chain).subject_cn.startswith("Pebble Intermediate CA")
     archived = env.store.root / "archive" / DOMAIN / "0001"
     assert (archived / "fullchain.pem").read_bytes() == fullchain
     saved = json.loads(env.store.renewal_path(DOMAIN).read_text())
     assert saved["directory"] == env.pebble.directory_url and saved["names"] == list(NAMES)
     # challenge files are removed after validation
     assert list((env.nginx.webroot / ".well-known" / "acme-challenge").iterdir()) == []
+
+
+def test_lineage_fits_an_nginx_configured_for_certbot_paths(
+    env: AcmeEnv, first: acme.IssueOutcome
+) -> None:
+    """The production nginx form reads live/DOMAIN/{fullchain,privkey,chain}.pem (chain.pem as
+    ssl_trusted_certificate for OCSP stapling): `nginx -t` accepts the lineage as written."""
+    live = env.store.live_dir(DOMAIN)
+    options = replace(
+        env.nginx.options,
+        http_port=free_port(),
+        https_port=free_port(),
+        cert_path=str(live / "fullchain.pem"),
+        key_path=str(live / "privkey.pem"),
+        trusted_cert_path=str(live / "chain.pem"),
+        ocsp_stapling=True,
+    )
+    NginxServer(make_tempdir("nginx-certbot-paths-"), options).test_config()
+    missing = replace(options, trusted_cert_path=str(live / "no-chain.pem"))
+    with pytest.raises(ToolError, match=r"no-chain\.pem"):  # what happened before chain.pem
+        NginxServer(make_tempdir("nginx-certbot-paths-"), missing).test_config()
 
 
 def test_reissue_keeps_previous_lineage_in_archive(env: AcmeEnv, first: acme.IssueOutcome) -> None:
@@ -212,6 +240,36 @@ def test_fault_ca_rejects_the_request(
     msg = _one_line(info.value)
     assert "the CA rejected the account registration" in msg and "externalAccountRequired" in msg
     assert isinstance(info.value, ToolError) and info.value.exit_code == 3
+
+
+@pytest.fixture(scope="module")
+def strict_pebble(env: AcmeEnv) -> Iterator[PebbleServer]:
+    """A CA whose policy forbids one of the names (Let's Encrypt: e.g. a blocked domain)."""
+    p = PebbleServer(env.root / "pebble-policy", env.nginx.options.http_port,
+                     domain_blocklist=("api.shop.test",)).start()  # fmt: skip
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def test_fault_order_rejected(env: AcmeEnv, strict_pebble: PebbleServer, unchanged: None) -> None:
+    req = env.request(directory=strict_pebble.directory_url, ca_bundle=strict_pebble.api_ca_path)
+    with pytest.raises(acme.OrderRejected) as info:
+        acme.issue(req, env.store)
+    msg = _one_line(info.value)
+    assert "the CA rejected the order (rejectedIdentifier: " in msg and "api.shop.test" in msg
+    assert not isinstance(info.value, acme.RateLimited) and info.value.exit_code == 3
+
+
+def test_fault_rate_limited_order(env: AcmeEnv, unchanged: None) -> None:
+    with RateLimitingCA(make_tempdir("ratelimit-ca-")) as ca:
+        req = env.request(directory=ca.directory_url, ca_bundle=ca.ca_path)
+        with pytest.raises(acme.RateLimited) as info:
+            acme.issue(req, env.store)
+    msg = _one_line(info.value)
+    assert msg.startswith("the CA rate-limited the order (rateLimited: too many certificates (5)")
+    assert "--staging" in msg and info.value.exit_code == 3
 
 
 def test_bad_nonces_are_retried(env: AcmeEnv) -> None:

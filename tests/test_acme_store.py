@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+from pytest_prodcheck.acme.errors import AcmeError
 from pytest_prodcheck.acme.store import LineageStore, RenewalConfig, write_atomic
 from pytest_prodcheck.errors import ConfigError
 from pytest_prodcheck.stack._proc import make_tempdir
@@ -27,6 +28,8 @@ def test_install_writes_live_and_archive_with_modes(store: LineageStore) -> None
     assert (archive / "0001" / "privkey.pem").read_bytes() == b"KEY1"
     # no temporary files left behind
     assert sorted(p.name for p in store.live_dir("shop.test").iterdir()) == [
+        "cert.pem",
+        "chain.pem",
         "fullchain.pem",
         "privkey.pem",
     ]
@@ -80,3 +83,14 @@ def test_install_into_unwritable_place_is_one_line_error(store: LineageStore) ->
     with pytest.raises(Exception, match=r"cannot (read|write) the") as info:
         store.install("shop.test", b"C", b"K")
     assert "\n" not in str(info.value)
+
+
+def test_install_failing_half_way_puts_the_previous_live_files_back(store: LineageStore) -> None:
+    store.install("shop.test", b"CHAIN1", b"KEY1")
+    live = store.live_dir("shop.test")
+    (live / "chain.pem").unlink()
+    (live / "chain.pem").mkdir()  # the third write of four fails (after privkey and cert)
+    with pytest.raises(AcmeError, match=r"cannot write the certificate under .*chain\.pem"):
+        store.install("shop.test", b"CHAIN2", b"KEY2")
+    assert store.read("shop.test") == (b"CHAIN1", b"KEY1")
+    assert (live / "cert.pem").read_bytes() == b"CHAIN1"

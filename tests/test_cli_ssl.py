@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import pytest
 from pytest_prodcheck import cli
 from pytest_prodcheck.acme.certinfo import cert_info
 from pytest_prodcheck.stack._proc import free_port, make_tempdir
-from tests._acme_env import DOMAIN, NAMES, AcmeEnv
+from pytest_prodcheck.stack.pebble import PebbleServer
+from tests._acme_env import DOMAIN, NAMES, AcmeEnv, RateLimitingCA
 
 PRODCHECK = Path(sys.executable).parent / "prodcheck"
 
@@ -26,6 +29,21 @@ def env() -> Iterator[AcmeEnv]:
         yield e
     finally:
         e.stop()
+
+
+@pytest.fixture(scope="module")
+def other_cas(env: AcmeEnv) -> Iterator[dict[str, tuple[str, str]]]:
+    """CAs that refuse: one whose policy forbids api.shop.test, one that rate-limits orders."""
+    strict = PebbleServer(env.root / "pebble-policy", env.nginx.options.http_port,
+                          domain_blocklist=("api.shop.test",)).start()  # fmt: skip
+    try:
+        with RateLimitingCA(make_tempdir("ratelimit-ca-")) as limiting:
+            yield {
+                "order-rejected": (strict.directory_url, str(strict.api_ca_path)),
+                "rate-limited": (limiting.directory_url, str(limiting.ca_path)),
+            }
+    finally:
+        strict.stop()
 
 
 def _issue_args(env: AcmeEnv, *extra: str) -> list[str]:
@@ -118,6 +136,8 @@ def test_renew_with_nothing_issued(capsys: pytest.CaptureFixture[str]) -> None:
         ("challenge-fails", 3, "HTTP-01 validation of"),
         ("webroot-not-writable", 2, "is not writable"),
         ("reload-fails", 3, "reload command `false` exited with 1"),
+        ("order-rejected", 3, "the CA rejected the order (rejectedIdentifier: "),
+        ("rate-limited", 3, "the CA rate-limited the order (rateLimited: too many certificates"),
         ("bad-key-type", 2, "invalid choice: 'dsa'"),
         ("staging-and-directory", 2, "not allowed with argument"),
         ("missing-config", 2, "no such file"),
@@ -126,6 +146,7 @@ def test_renew_with_nothing_issued(capsys: pytest.CaptureFixture[str]) -> None:
 def test_faults_exit_non_zero_with_one_line_and_keep_the_certificate(
     env: AcmeEnv,
     issued: object,
+    other_cas: dict[str, tuple[str, str]],
     capsys: pytest.CaptureFixture[str],
     case: str,
     code: int,
@@ -144,6 +165,9 @@ def test_faults_exit_non_zero_with_one_line_and_keep_the_certificate(
         blocker = make_tempdir("blocked-") / "file"
         blocker.write_text("x")
         args[args.index("--webroot") + 1] = str(blocker)
+    elif case in other_cas:
+        args[args.index("--directory") + 1] = other_cas[case][0]
+        args[args.index("--ca-bundle") + 1] = other_cas[case][1]
     elif case == "reload-fails":
         args[args.index("--reload-command") + 1] = "false"
     elif case == "bad-key-type":
@@ -159,8 +183,8 @@ def test_faults_exit_non_zero_with_one_line_and_keep_the_certificate(
     else:
         got, _, err = _run(capsys, args)
     assert got == code, err
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("usage:")]
-    assert len([ln for ln in lines if "error" in ln]) == 1, err
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(("usage:", " "))]
+    assert len(lines) == 1 and "error: " in lines[0], err
     assert needle in err and "Traceback" not in err
     assert env.live_bytes() == live
     served = env.served()
@@ -191,3 +215,29 @@ def test_renew_failure_exit_code_and_others_still_renewed(
     assert err.startswith("broken.test: FAILED: renewal config ") and "is corrupt" in err
     assert out.startswith(f"{DOMAIN}: not due: ")
     assert env.live_bytes() == live
+
+
+def test_renew_renews_a_lineage_once_under_a_third_of_its_lifetime(
+    env: AcmeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real clock: pebble issuing 2-second certificates; `ssl renew` (no --force) renews it."""
+    short = PebbleServer(env.root / "pebble-short", env.nginx.options.http_port, validity_s=2)
+    short.start()
+    try:
+        cert_dir = make_tempdir("short-certs-")
+        args = _issue_args(env, "--reload-command", "")
+        args[args.index("--directory") + 1] = short.directory_url
+        args[args.index("--ca-bundle") + 1] = str(short.api_ca_path)
+        args[args.index("--cert-dir") + 1] = str(cert_dir)
+        assert _run(capsys, args)[0] == 0
+        first = (cert_dir / "live" / DOMAIN / "fullchain.pem").read_bytes()
+        info = cert_info(first)
+        time.sleep(max(0.0, (info.not_after - dt.datetime.now(dt.UTC)).total_seconds()))
+        code, out, err = _run(capsys, ["ssl", "renew", "--json", "--cert-dir", str(cert_dir)])
+    finally:
+        short.stop()
+    assert code == 0, err
+    [renewal] = json.loads(out)["renewals"]
+    assert renewal["action"] == "renewed" and renewal["fraction_left"] < 1 / 3
+    renewed = cert_info((cert_dir / "live" / DOMAIN / "fullchain.pem").read_bytes())
+    assert renewed.serial != info.serial and renewed.not_after > info.not_after

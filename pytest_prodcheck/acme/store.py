@@ -9,6 +9,8 @@ Layout::
 
     live/DOMAIN/fullchain.pem    what the web server serves (leaf + intermediate)
     live/DOMAIN/privkey.pem      its key, mode 0600
+    live/DOMAIN/cert.pem         the leaf alone; chain.pem the intermediate(s) alone (certbot's
+                                 names: nginx's ``ssl_trusted_certificate`` for OCSP stapling)
     archive/DOMAIN/0001/…        every version ever installed (the previous lineage is kept)
     renewal/DOMAIN.json          how to renew it (directory, names, webroot, key type, …)
     accounts/HOST/account.json   ACME account key per CA (mode 0600)
@@ -26,7 +28,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pytest_prodcheck.acme.errors import AcmeError
@@ -34,6 +36,21 @@ from pytest_prodcheck.errors import ConfigError
 
 FULLCHAIN = "fullchain.pem"
 PRIVKEY = "privkey.pem"
+CERT = "cert.pem"
+CHAIN = "chain.pem"
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", re.S)
+
+
+def split_chain(fullchain: bytes) -> tuple[bytes, bytes]:
+    """``(cert.pem, chain.pem)`` of a full chain: the leaf, and the certificates after it."""
+    blocks = _PEM_BLOCK.findall(fullchain)
+    if not blocks:
+        return fullchain, b""
+    return _nl(blocks[0]), b"".join(_nl(b) for b in blocks[1:])
+
+
+def _nl(block: bytes) -> bytes:
+    return block if block.endswith(b"\n") else block + b"\n"
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,15 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
+def _write_lineage(directory: Path, fullchain: bytes, privkey: bytes) -> None:
+    """Key first, ``fullchain.pem`` last: each file atomic, the set complete once it returns."""
+    cert, chain = split_chain(fullchain)
+    write_atomic(directory / PRIVKEY, privkey, 0o600)
+    write_atomic(directory / CERT, cert, 0o644)
+    write_atomic(directory / CHAIN, chain, 0o644)
+    write_atomic(directory / FULLCHAIN, fullchain, 0o644)
+
+
 class LineageStore:
     """Certificates under ``root`` (see the module docstring for the layout)."""
 
@@ -166,35 +192,39 @@ class LineageStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def install(self, domain: str, fullchain: bytes, privkey: bytes) -> Snapshot:
-        """Archive a new version and make it live; return what was live before."""
+        """Archive a new version and make it live; return what was live before.
+
+        A write that fails half-way (disk full, a file in the way) puts the previous live files
+        back, so the key never mismatches the certificate the web server loads next.
+        """
         try:
             with self._locked():
-                return self._install(domain, fullchain, privkey)
+                before = self.read(domain)
+                old_chain, old_key = before or (None, None)
+                snapshot = Snapshot(domain, old_chain, old_key, version="")
+                try:
+                    return self._install(domain, fullchain, privkey, snapshot)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        self._restore(domain, snapshot)
+                    raise
         except OSError as exc:
             raise AcmeError(
                 f"cannot write the certificate under {self.root}: {exc.strerror or exc} "
                 f"({getattr(exc, 'filename', '') or self.root}): check permissions / disk space"
             ) from None
 
-    def _install(self, domain: str, fullchain: bytes, privkey: bytes) -> Snapshot:
-        before = self.read(domain)
+    def _install(self, domain: str, fullchain: bytes, privkey: bytes, before: Snapshot) -> Snapshot:
         versions = self.versions(domain)
         version = f"{int(versions[-1]) + 1 if versions else 1:04d}"
         archive = self.root / "archive" / domain / version
         archive.mkdir(parents=True, mode=0o700)
         os.chmod(archive.parent, 0o700)
-        write_atomic(archive / FULLCHAIN, fullchain, 0o644)
-        write_atomic(archive / PRIVKEY, privkey, 0o600)
+        _write_lineage(archive, fullchain, privkey)
         live = self.live_dir(domain)
         live.mkdir(parents=True, exist_ok=True)
-        write_atomic(live / PRIVKEY, privkey, 0o600)
-        write_atomic(live / FULLCHAIN, fullchain, 0o644)
-        return Snapshot(
-            domain=domain,
-            fullchain=before[0] if before else None,
-            privkey=before[1] if before else None,
-            version=version,
-        )
+        _write_lineage(live, fullchain, privkey)
+        return replace(before, version=version)
 
     def restore(self, domain: str, snapshot: Snapshot) -> None:
         """Put back the live files of ``snapshot`` (remove them if there were none)."""
@@ -204,11 +234,10 @@ class LineageStore:
     def _restore(self, domain: str, snapshot: Snapshot) -> None:
         live = self.live_dir(domain)
         if snapshot.fullchain is None or snapshot.privkey is None:
-            (live / FULLCHAIN).unlink(missing_ok=True)
-            (live / PRIVKEY).unlink(missing_ok=True)
+            for name in (FULLCHAIN, PRIVKEY, CERT, CHAIN):
+                (live / name).unlink(missing_ok=True)
             return
-        write_atomic(live / PRIVKEY, snapshot.privkey, 0o600)
-        write_atomic(live / FULLCHAIN, snapshot.fullchain, 0o644)
+        _write_lineage(live, snapshot.fullchain, snapshot.privkey)
 
     def save_config(self, config: RenewalConfig) -> Path:
         path = self.renewal_path(config.domain)
@@ -227,4 +256,14 @@ class LineageStore:
         return RenewalConfig.from_json(text, str(path))
 
 
-__all__ = ["FULLCHAIN", "PRIVKEY", "LineageStore", "RenewalConfig", "Snapshot", "write_atomic"]
+__all__ = [
+    "CERT",
+    "CHAIN",
+    "FULLCHAIN",
+    "PRIVKEY",
+    "LineageStore",
+    "RenewalConfig",
+    "Snapshot",
+    "split_chain",
+    "write_atomic",
+]

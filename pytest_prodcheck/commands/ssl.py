@@ -25,7 +25,6 @@ from pytest_prodcheck.commands._common import add_config_args, settings_from_arg
 from pytest_prodcheck.errors import ConfigError
 
 DEFAULT_WEBROOT = "/var/www/certbot"
-SCHEDULE_JOB = "ssl-renewal"
 
 
 def register(subparsers: Any) -> None:

@@ -70,6 +70,10 @@ class PebbleServer:
     default is 5); ``authz_reuse`` the percentage of valid authorizations handed back for reuse
     (pebble's default 50). ``external_account_required`` makes pebble refuse every account
     registration without external account binding (a CA that rejects us).
+    ``domain_blocklist`` names pebble refuses in an order (``rejectedIdentifier``, as Let's
+    Encrypt does for a policy-forbidden name); ``validity_s`` the lifetime of the certificates it
+    issues (pebble's default: 5 years), e.g. 90 days like Let's Encrypt, or seconds to watch a
+    certificate become due for renewal.
     """
 
     def __init__(
@@ -81,6 +85,8 @@ class PebbleServer:
         nonce_reject: int = 0,
         authz_reuse: int | None = None,
         external_account_required: bool = False,
+        domain_blocklist: tuple[str, ...] = (),
+        validity_s: int | None = None,
     ) -> None:
         if not 0 < int(http_port) < 65536:
             raise ConfigError(f"pebble: http_port {http_port} is not a TCP port (1-65535)")
@@ -90,6 +96,8 @@ class PebbleServer:
         self.nonce_reject = nonce_reject
         self.authz_reuse = authz_reuse
         self.external_account_required = external_account_required
+        self.domain_blocklist = tuple(domain_blocklist)
+        self.validity_s = validity_s
         self.acme_port = 0
         self.management_port = 0
         self._procs: list[ManagedProcess] = []
@@ -150,8 +158,11 @@ class PebbleServer:
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": self.external_account_required,
                 "externalAccountMACKeys": {},
+                "domainBlocklist": list(self.domain_blocklist),
             }
         }
+        if self.validity_s is not None:
+            config["pebble"]["certificateValidityPeriod"] = int(self.validity_s)
         config_path = self.workdir / "pebble-config.json"
         config_path.write_text(json.dumps(config, indent=2))
         self._dns_used = dns_port
