@@ -125,6 +125,21 @@ def test_unreachable_pgbouncer_exits_3_without_the_password(capsys):
     assert err.count("\n") == 1 and "unreachable" in err and "S3cretPw99" not in err
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "garbage",
+        "postgresql://pgb_admin:S3cretPw99@127.0.0.1:notaport/pgbouncer",
+        "postgresql://pgb_admin:S3cretPw99@127.0.0.1:6432/pgbouncer?sslmode=bogus",
+        "postgresql://pgb_admin:S3cretPw99@[::1/pgbouncer",
+    ],
+)
+def test_malformed_admin_dsn_is_one_line_exit_2(dsn, capsys):
+    assert cli.main(["pgbouncer", "pools", "--admin-dsn", dsn]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is malformed" in err and "S3cretPw99" not in err
+
+
 def test_wrong_password_exits_2(good, capsys):
     dsn = good.admin_dsn.replace(good.admin_password, "not-the-password")
     assert cli.main(["pgbouncer", "pools", "--admin-dsn", dsn]) == 2

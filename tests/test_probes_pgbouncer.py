@@ -6,12 +6,16 @@ import pytest
 
 from pytest_prodcheck.errors import ConfigError, TargetUnreachable
 from pytest_prodcheck.probes.pgbouncer import (
+    APP_PREPARES_EXTRA,
+    MONITORING_VIEWS,
     AdminConsole,
     PgBouncerExpected,
     Table,
     audit_config,
     check_prepared_statements,
+    monitoring_snapshot,
     parse_version,
+    prepares_disabled_by,
 )
 from pytest_prodcheck.stack._proc import free_port, make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
@@ -133,8 +137,19 @@ def test_prepared_statements_flagged_on_pgbouncer_118_in_transaction_mode(good):
     assert (
         "prepare_threshold=None" in result.message and "max_prepared_statements" in result.message
     )
-    accepted = check_prepared_statements(version, config, clients_disable_prepares=True)
-    assert accepted.status == "pass" and "clients disable" in accepted.observed
+    assert "declare it: [pgbouncer] prepared_statements_disabled = true" in result.message
+    accepted = check_prepared_statements(
+        version, config, prepares_disabled_by({APP_PREPARES_EXTRA: "disabled"}, False)
+    )
+    assert accepted.status == "pass"
+    assert "declared by the target (extras app_prepared_statements=disabled)" in accepted.observed
+
+
+def test_who_declares_prepares_disabled():
+    assert prepares_disabled_by({}, False) == ""
+    assert prepares_disabled_by({APP_PREPARES_EXTRA: "enabled"}, False) == ""
+    assert prepares_disabled_by({}, True) == "[pgbouncer] prepared_statements_disabled = true"
+    assert prepares_disabled_by({APP_PREPARES_EXTRA: " Disabled "}, False).startswith("the target")
 
 
 def test_prepared_statements_not_applicable_in_session_mode(bouncer):
@@ -199,6 +214,22 @@ def test_monitoring_views_have_the_guides_columns(good):
     assert any(r["database"] == "ecommerce" for r in servers.dicts())
     text = pools.render()
     assert text.splitlines()[0].startswith("database") and text.endswith("rows)")
+
+
+def test_monitoring_snapshot_summarises_the_four_views(good):
+    import psycopg
+
+    with psycopg.connect(good.dsn("ai"), autocommit=True, prepare_threshold=None) as app:
+        app.execute("SELECT 1")
+        with AdminConsole(good.admin_dsn) as console:
+            snap = monitoring_snapshot(console)
+    assert list(snap) == [f"SHOW {v}" for v in MONITORING_VIEWS]
+    assert "ai: total_xact_count=" in snap["SHOW STATS"]
+    assert "ai/app: cl_active=1 cl_waiting=0" in snap["SHOW POOLS"]
+    assert "pool_mode=transaction" in snap["SHOW POOLS"]
+    assert "pgbouncer" not in snap["SHOW POOLS"]  # our own admin connection is left out
+    assert snap["SHOW CLIENTS"].startswith("1 connections (ai/app: active=1)")
+    assert "ai/app: idle=1" in snap["SHOW SERVERS"] or "ai/app: used=1" in snap["SHOW SERVERS"]
 
 
 def test_table_render_aligns_and_right_justifies_numbers():

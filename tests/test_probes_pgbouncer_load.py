@@ -115,6 +115,24 @@ def test_fd_hard_limit_too_low_is_explained():
         ensure_fd_limit(hard + 1)
 
 
+def test_fd_limit_in_a_child_whose_hard_limit_is_too_low_is_explained():
+    """A process started with a low hard limit (ulimit -Hn 512) cannot run 1000 clients."""
+    code = (
+        "import resource\n"
+        "from pytest_prodcheck.errors import ToolError\n"
+        "from pytest_prodcheck.probes.pooling_load import run_pool_cap\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 512))\n"
+        "try:\n"
+        "    run_pool_cap(['postgresql://app:pw@127.0.0.1:1/db'], 'postgresql://x', clients=1000)\n"
+        "except ToolError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "1128 file descriptors are needed" in out.stdout
+    assert "only 512 are allowed: the hard limit (RLIMIT_NOFILE) is 512" in out.stdout
+    assert "LimitNOFILE=" in out.stdout and "pw" not in out.stdout
+
+
 def test_bad_arguments_are_config_errors(pg):
     with pytest.raises(ConfigError, match="clients must be >= 1"):
         run_pool_cap(["postgresql://app:x@127.0.0.1:1/ecommerce"], pg.dsn(), clients=0)

@@ -105,6 +105,14 @@ def test_weak_passwords_are_named_without_showing_them():
 def test_malformed_dsn_is_a_config_error():
     with pytest.raises(ConfigError, match="malformed DSN"):
         check_password_strength({"x": "postgresql://a:b@h:5432/db?bogus=1"})
+    bad_port = "postgresql://app:Secr3tPassw0rd@127.0.0.1:pgport/ecommerce"
+    for call in (
+        lambda: login_target("PgBouncer", bad_port),
+        lambda: check_app_via_pgbouncer(bad_port),
+    ):
+        with pytest.raises(ConfigError, match="numeric port") as exc:
+            call()
+        assert "Secr3tPassw0rd" not in str(exc.value)
 
 
 # --- the app role -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pytest_prodcheck.probes.pgbouncer import (
     audit_config,
     check_prepared_statements,
     dsn_password,
+    prepares_disabled_by,
 )
 from pytest_prodcheck.secrets import mask_text
 
@@ -102,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.pgbouncer_command == "audit":
         expected = PgBouncerExpected.from_settings(settings.pgbouncer if settings else None)
-        disabled = bool(getattr(settings.pgbouncer, "prepared_statements_disabled", False))
+        disabled = prepares_disabled_by(
+            {}, bool(getattr(settings.pgbouncer, "prepared_statements_disabled", False))
+        )
         with AdminConsole(dsn) as console:
             config, version = console.config(), console.version()
             results = audit_config(config, console.databases(), expected)

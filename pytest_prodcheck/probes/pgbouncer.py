@@ -32,18 +32,22 @@ from pytest_prodcheck.probes._result import CheckResult
 from pytest_prodcheck.secrets import mask_dsn, mask_text
 
 __all__ = [
-    "MONITORING_COMMANDS",
+    "APP_PREPARES_EXTRA",
+    "MONITORING_VIEWS",
     "AdminConsole",
     "PgBouncerExpected",
     "Table",
     "audit_config",
     "check_prepared_statements",
     "dsn_password",
+    "first_line",
+    "monitoring_snapshot",
     "parse_version",
+    "prepares_disabled_by",
 ]
 
-#: The admin commands ``prodcheck pgbouncer <name>`` prints and the suite records as evidence.
-MONITORING_COMMANDS: tuple[str, ...] = ("STATS", "POOLS", "CLIENTS", "SERVERS", "CONFIG")
+#: The guide's monitoring commands, recorded as evidence by :func:`monitoring_snapshot`.
+MONITORING_VIEWS: tuple[str, ...] = ("STATS", "POOLS", "CLIENTS", "SERVERS")
 
 _DRIVER_FIX = (
     "upgrade PgBouncer to >= 1.21 and set max_prepared_statements (e.g. 100), or disable "
@@ -151,15 +155,22 @@ _AUTH_MARKERS = (
     "no pg_hba.conf entry",
 )
 _DB_MARKERS = ("no such database", "does not exist")
+_DSN_MARKERS = ("for connection option", "invalid connection option", "invalid sslmode")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (psycopg errors carry DETAIL/HINT lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
 def connect_error(dsn: str, exc: BaseException, what: str) -> TargetUnreachable | ConfigError:
     """Turn a psycopg connection failure into one masked line that says what to do."""
     pw = dsn_password(dsn)
-    detail = mask_text(
-        str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc), extra=[pw or ""]
-    )
+    detail = mask_text(first_line(exc), extra=[pw or ""])
     where = mask_dsn(dsn)
+    if any(marker in detail for marker in _DSN_MARKERS):
+        return ConfigError(f"{what} DSN {where} is malformed: {detail}")
     if any(marker in detail for marker in _AUTH_MARKERS):
         return ConfigError(f"{what} {where}: {detail}; check the user and password")
     if any(marker in detail for marker in _DB_MARKERS):
@@ -193,7 +204,7 @@ class AdminConsole:
         except psycopg.ProgrammingError as exc:
             raise ConfigError(
                 f"PgBouncer admin DSN {mask_dsn(self.dsn)} is malformed: "
-                f"{mask_text(str(exc), extra=[dsn_password(self.dsn) or ''])}"
+                f"{mask_text(first_line(exc), extra=[dsn_password(self.dsn) or ''])}"
             ) from None
         except psycopg.Error as exc:
             raise connect_error(self.dsn, exc, "PgBouncer admin console") from None
@@ -219,7 +230,7 @@ class AdminConsole:
                 tuple(None if v is None else str(v) for v in row) for row in cur.fetchall()
             )
         except psycopg.Error as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            msg = first_line(exc)
             if "unrecognized configuration parameter" in msg or "syntax error" in msg:
                 raise ConfigError(
                     f"{mask_dsn(self.dsn)} is not a PgBouncer admin console ({msg}); "
@@ -240,6 +251,63 @@ class AdminConsole:
         """``SHOW VERSION``, e.g. ``'PgBouncer 1.18.0'``."""
         table = self.show("VERSION")
         return table.rows[0][0] or "" if table.rows else ""
+
+
+_STATS_COLUMNS = ("total_xact_count", "total_query_count", "avg_xact_time", "avg_query_time")
+_POOLS_COLUMNS = ("cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "maxwait")
+_MAX_ROWS = 20
+
+
+def _per_pool(table: Table, values: tuple[str, ...]) -> str:
+    """``db/user: k=v …; …`` for each row of the app's pools (the admin database left out)."""
+    rows = [r for r in table.dicts() if r.get("database") != "pgbouncer"]
+    parts = []
+    for row in rows[:_MAX_ROWS]:
+        name = str(row.get("database")) + (f"/{row['user']}" if row.get("user") else "")
+        shown = " ".join(
+            f"{v}={row[v]}" + ("us" if v.endswith("_time") else "") for v in values if v in row
+        )
+        parts.append(
+            f"{name}: {shown}" + (f" pool_mode={row['pool_mode']}" if "pool_mode" in row else "")
+        )
+    more = f" (+{len(rows) - _MAX_ROWS} more)" if len(rows) > _MAX_ROWS else ""
+    return ("; ".join(parts) + more) if parts else "no rows"
+
+
+def _connections(table: Table) -> str:
+    """``N connections: db/user state=count …`` (SHOW CLIENTS / SHOW SERVERS, admin left out)."""
+    rows = [r for r in table.dicts() if r.get("database") != "pgbouncer"]
+    groups: dict[str, dict[str, int]] = {}
+    for row in rows:
+        states = groups.setdefault(f"{row.get('database')}/{row.get('user')}", {})
+        state = str(row.get("state"))
+        states[state] = states.get(state, 0) + 1
+    detail = "; ".join(
+        f"{name}: " + " ".join(f"{state}={n}" for state, n in sorted(states.items()))
+        for name, states in sorted(groups.items())
+    )
+    return f"{len(rows)} connections" + (f" ({detail})" if detail else "")
+
+
+def monitoring_snapshot(console: AdminConsole) -> dict[str, str]:
+    """The guide's monitoring commands as one-line evidence each, the admin database left out.
+
+    >>> monitoring_snapshot(console)["SHOW POOLS"]
+    'ecommerce/app: cl_active=3 cl_waiting=0 sv_active=2 sv_idle=1 sv_used=0 maxwait=0 pool_mode=transaction'
+    """
+    stats, pools = console.show("STATS"), console.show("POOLS")
+    clients, servers = console.show("CLIENTS"), console.show("SERVERS")
+    missing = [
+        c for c in ("total_xact_count", "cl_active") if c not in stats.columns + pools.columns
+    ]
+    if missing:
+        raise ToolError(f"PgBouncer SHOW STATS/POOLS lack the columns {', '.join(missing)}")
+    return {
+        "SHOW STATS": _per_pool(stats, _STATS_COLUMNS),
+        "SHOW POOLS": _per_pool(pools, _POOLS_COLUMNS),
+        "SHOW CLIENTS": _connections(clients),
+        "SHOW SERVERS": _connections(servers),
+    }
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -348,11 +416,30 @@ def _audit_databases(
     )
 
 
+#: ``Endpoints.extras`` key by which a stack provider declares what its app does with server-side
+#: prepared statements: ``"disabled"`` when every client it runs turns them off.
+APP_PREPARES_EXTRA = "app_prepared_statements"
+
+
+def prepares_disabled_by(extras: Mapping[str, str], setting: bool) -> str:
+    """Who declared that every client disables server-side prepares ("" = nobody).
+
+    >>> prepares_disabled_by({"app_prepared_statements": "disabled"}, False)
+    'the target (extras app_prepared_statements=disabled)'
+    """
+    if setting:
+        return "[pgbouncer] prepared_statements_disabled = true"
+    if str(extras.get(APP_PREPARES_EXTRA, "")).strip().lower() == "disabled":
+        return f"the target (extras {APP_PREPARES_EXTRA}=disabled)"
+    return ""
+
+
 def check_prepared_statements(
-    version: str, config: Mapping[str, str], clients_disable_prepares: bool = False
+    version: str, config: Mapping[str, str], prepares_disabled: str = ""
 ) -> CheckResult:
     """Flag transaction pooling where prepared statements break (PgBouncer < 1.21, or no
-    ``max_prepared_statements``), unless every client is known to disable server-side prepares.
+    ``max_prepared_statements``), unless every client is declared to disable server-side
+    prepares: ``prepares_disabled`` names who declared it (see :func:`prepares_disabled_by`).
 
     >>> check_prepared_statements("PgBouncer 1.18.0", {"pool_mode": "transaction"}).status
     'fail'
@@ -379,20 +466,23 @@ def check_prepared_statements(
     else:
         observed = f"PgBouncer {ver_text} with pool_mode={mode}, max_prepared_statements={mps or 0}"
         why = "has prepared-statement support switched off (max_prepared_statements = 0)"
-    if clients_disable_prepares:
+    if prepares_disabled:
         return CheckResult.passed(
             cid,
-            observed + "; clients disable server-side prepares",
+            f"{observed}; clients disable server-side prepares (declared by {prepares_disabled})",
             expected,
             f"PgBouncer {why}; accepted because every client disables server-side prepared "
-            "statements (e.g. psycopg prepare_threshold=None)",
+            f"statements (e.g. psycopg prepare_threshold=None), declared by {prepares_disabled}",
         )
     return CheckResult.failed(
         cid,
         observed,
         expected,
         f"PgBouncer {why} under {mode} pooling: drivers that prepare (psycopg 3 after 5 runs, "
-        "asyncpg, JDBC) fail with 'prepared statement \"…\" does not exist'; fix: " + _DRIVER_FIX,
+        "asyncpg, JDBC) fail with 'prepared statement \"…\" does not exist'; fix: "
+        + _DRIVER_FIX
+        + "; if every client already does, declare it: [pgbouncer] prepared_statements_disabled "
+        f"= true (a stack provider: extras {APP_PREPARES_EXTRA}=disabled)",
     )
 
 

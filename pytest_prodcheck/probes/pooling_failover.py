@@ -36,7 +36,7 @@ import psycopg
 
 from pytest_prodcheck.errors import ConfigError, ProdcheckError, ToolError
 from pytest_prodcheck.probes._result import CheckResult
-from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password
+from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password, first_line
 from pytest_prodcheck.secrets import mask_text
 
 __all__ = ["FailoverResult", "check_failover", "pidfile_restarter", "run_failover"]
@@ -88,8 +88,7 @@ class _Writer(threading.Thread):
                 with self.lock:
                     self.committed.append((seq, time.monotonic()))
             except psycopg.Error as exc:
-                text = str(exc).strip()
-                self.errors.append(text.splitlines()[0] if text else type(exc).__name__)
+                self.errors.append(first_line(exc))
                 if conn is not None:
                     conn.close()
                 conn = self.conn = None
@@ -166,7 +165,7 @@ def _direct(verify_dsn: str, sql: str) -> list[tuple[Any, ...]]:
     except psycopg.Error as exc:
         raise ToolError(
             f"failover check: {sql.split()[0]} on the scratch table failed: "
-            f"{str(exc).strip()}; the app role needs CREATE on its database's public schema"
+            f"{first_line(exc)}; the app role needs CREATE on its database's public schema"
         ) from None
 
 
@@ -235,24 +234,22 @@ def _ini_value(text: str, key: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _gone(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "\nState:\tZ" in status  # a zombie has exited; its parent reaps it later
-
-
 def pidfile_restarter(ini_path: str | Path, timeout: float = 10.0) -> Callable[[], None]:
-    """A restart handle for a PgBouncer running on this host from ``ini_path``: SIGTERM the pid
-    in its ``pidfile``, then start ``pgbouncer ini_path`` again as the ini's owner.
+    """A restart handle for a PgBouncer running on this host from ``ini_path`` (what
+    ``systemctl restart pgbouncer`` does): stop the pid in its ``pidfile``, start
+    ``pgbouncer ini_path`` again as the ini's owner, wait for ``listen_port``.
 
     >>> restart = pidfile_restarter(endpoints.extras["pgbouncer_ini"])
-    >>> restart()          # the new process is tracked and stopped at the end of the run
+    >>> restart()
 
-    (What ``systemctl restart pgbouncer`` does on a server.)
+    When that pid is a process this run started (the embedded stack's PgBouncer), the *same*
+    :class:`~pytest_prodcheck.stack._proc.ManagedProcess` is restarted in place, so its owner
+    (``LocalStack.pgbouncer``) keeps a handle on the live process: its ``reload()`` and ``stop()``
+    act on the new PgBouncer. A PgBouncer started elsewhere is SIGTERMed and replaced by a process
+    tracked by this run (stopped at exit at the latest).
     """
-    from pytest_prodcheck.stack._proc import ManagedProcess, wait_port
+    from pytest_prodcheck.stack._proc import ManagedProcess, running_processes, wait_port
+    from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 
     ini = Path(ini_path)
     try:
@@ -263,29 +260,55 @@ def pidfile_restarter(ini_path: str | Path, timeout: float = 10.0) -> Callable[[
     addr = (_ini_value(text, "listen_addr") or "127.0.0.1").split(",")[0].strip()
     if not pidfile or not port or not port.isdigit():
         raise ConfigError(f"{ini} names no pidfile/listen_port: cannot restart that PgBouncer")
-    binary = os.environ.get("PRODCHECK_PGBOUNCER", "/usr/sbin/pgbouncer")
 
     def restart() -> None:
-        try:
-            pid = int(Path(pidfile).read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            raise ToolError(f"PgBouncer pidfile {pidfile} unreadable: is it running?") from None
-        os.kill(pid, signal.SIGTERM)  # 1.18: immediate shutdown
-        deadline = time.monotonic() + timeout
-        while not _gone(pid):
-            if time.monotonic() > deadline:
-                raise ToolError(f"PgBouncer (pid {pid}) did not exit within {timeout:g} s")
-            time.sleep(0.005)
+        pid = _read_pid(pidfile)
+        if pid is None:
+            raise ToolError(f"PgBouncer pidfile {pidfile} unreadable: is it running?")
+        ours = next((p for p in running_processes() if p.alive and p.pid == pid), None)
+        if ours is not None:
+            proc = ours
+            proc.stop(signal.SIGTERM, timeout=timeout)  # 1.18: immediate shutdown
+            log_path = proc.log_path
+        else:
+            _terminate(pid, timeout)
+            proc = ManagedProcess("pgbouncer (restarted)")
+            log_path = ini.parent / "pgbouncer-restarted.log"
         st = ini.stat()
         user = (st.st_uid, st.st_gid) if os.geteuid() == 0 and st.st_uid != 0 else None
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        proc = ManagedProcess("pgbouncer (restarted)").start(
-            [binary, str(ini)],
-            user=user,
-            env=env,
-            cwd=ini.parent,
-            log_path=ini.parent / "pgbouncer-restarted.log",
-        )
+        proc.start([PGBOUNCER_BIN, str(ini)], user=user, env=env, cwd=ini.parent, log_path=log_path)
         wait_port(addr, int(port), timeout, proc=proc)
+        # PgBouncer may accept before its pidfile is written: done only once it names the new pid
+        deadline = time.monotonic() + timeout
+        while _read_pid(pidfile) != proc.pid:
+            if time.monotonic() > deadline or not proc.alive:
+                raise ToolError(f"restarted PgBouncer did not write its pidfile {pidfile}")
+            time.sleep(0.005)
 
     return restart
+
+
+def _read_pid(pidfile: str) -> int | None:
+    try:
+        return int(Path(pidfile).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    """SIGTERM a process that is not our child and wait until it is gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists():
+        try:
+            if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                return  # exited; its parent reaps it later
+        except OSError:
+            return
+        if time.monotonic() > deadline:
+            raise ToolError(f"PgBouncer (pid {pid}) did not exit within {timeout:g} s")
+        time.sleep(0.005)

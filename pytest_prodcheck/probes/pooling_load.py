@@ -21,7 +21,6 @@ limit when needed, and a hard limit that is too low is reported with what to cha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import resource
 import statistics
 import threading
@@ -34,7 +33,7 @@ import psycopg
 
 from pytest_prodcheck.errors import ConfigError, ToolError
 from pytest_prodcheck.probes._result import CheckResult
-from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password
+from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password, first_line
 from pytest_prodcheck.secrets import mask_text
 
 __all__ = ["PoolCapResult", "check_pool_caps_server", "ensure_fd_limit", "run_pool_cap"]
@@ -72,8 +71,13 @@ class PoolCapResult:
             f"{self.clients} clients, {self.failures} failed, "
             f"peak server connections per database: {peaks}, "
             f"wall {self.wall_s:.2f} s, "
-            f"median connect {self.connect_p50_s:.2f} s, {self.samples} samples"
+            f"median connect {self.connect_p50_s:.2f} s, {self.samples} samples, "
+            f"fd limit {_limit(self.fd_limit[0])}/{_limit(self.fd_limit[1])}"
         )
+
+
+def _limit(n: int) -> str:
+    return "unlimited" if n == resource.RLIM_INFINITY else str(n)
 
 
 def ensure_fd_limit(needed: int) -> tuple[int, int]:
@@ -85,14 +89,21 @@ def ensure_fd_limit(needed: int) -> tuple[int, int]:
     >>> ensure_fd_limit(1128)
     (20000, 20000)
     """
+    inf = resource.RLIM_INFINITY
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    refused = ""
+    if soft != inf and soft < needed:
+        # an unlimited hard limit cannot be the soft one (the kernel caps it at fs.nr_open)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == inf else hard, hard))
+        except (ValueError, OSError) as exc:
+            refused = f" (setrlimit refused: {exc})"
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
+    if soft != inf and soft < needed:
+        limit = "unlimited" if hard == inf else str(hard)
         raise ToolError(
-            f"{needed} file descriptors are needed but the hard limit (RLIMIT_NOFILE) is {hard}: "
+            f"{needed} file descriptors are needed ([pgbouncer] clients + {FD_HEADROOM}) but only "
+            f"{soft} are allowed: the hard limit (RLIMIT_NOFILE) is {limit}{refused}; "
             f"raise it (ulimit -Hn {needed} as root, LimitNOFILE= in systemd, nofile in "
             "/etc/security/limits.conf, or docker --ulimit nofile=...) or run fewer clients "
             "([pgbouncer] clients); PgBouncer itself needs about max_client_conn * 1.5 "
@@ -127,7 +138,7 @@ class _Sampler(threading.Thread):
                 self._stop_event.wait(self.interval)
             self.sample()
         except psycopg.Error as exc:
-            self.error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            self.error = first_line(exc)
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -174,7 +185,7 @@ async def _run_clients(
             )
             connect_times.append(time.perf_counter() - t0)
         except psycopg.Error as exc:
-            errors.append(f"connect: {_first_line(exc)}")
+            errors.append(f"connect: {first_line(exc)}")
         try:
             try:
                 await asyncio.wait_for(barrier.wait(), barrier_timeout)
@@ -185,18 +196,13 @@ async def _run_clients(
             for _ in range(queries):
                 await conn.execute(query)
         except psycopg.Error as exc:
-            errors.append(f"query: {_first_line(exc)}")
+            errors.append(f"query: {first_line(exc)}")
         finally:
             if conn is not None:
                 await conn.close()
 
     await asyncio.gather(*(one(i) for i in range(clients)))
     return len(errors), connect_times, errors
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def run_pool_cap(
@@ -272,7 +278,10 @@ def check_pool_caps_server(result: PoolCapResult, max_db_connections: int) -> Ch
         problems.append(
             f"{result.failures} of {result.clients} clients failed (e.g. "
             + "; ".join(result.failure_examples[:2])
-            + ")"
+            + "): PgBouncer refuses clients beyond max_client_conn and drops or stalls them "
+            "when it runs out of file descriptors (its own nofile limit must cover "
+            "max_client_conn + server connections; it logs 'kernel file descriptor limit' "
+            "at start)"
         )
     if result.samples < 3:
         problems.append(f"only {result.samples} samples of pg_stat_activity: peak not trustworthy")

@@ -98,10 +98,13 @@ def dsn_parts(dsn: str) -> dict[str, str]:
 def login_target(name: str, dsn: str, dbname: str | None = None) -> LoginTarget:
     """A :class:`LoginTarget` for the host/port/db of ``dsn``, trying its user too."""
     parts = dsn_parts(dsn)
+    port = parts.get("port", "5432")
+    if not port.isdigit():
+        raise ConfigError(f"{name} DSN {mask_dsn(dsn)} has port {port!r}: give one numeric port")
     return LoginTarget(
         name,
         parts.get("host", "127.0.0.1"),
-        int(parts.get("port", "5432")),
+        int(port),
         dbname or parts.get("dbname", "postgres"),
         (parts["user"],) if "user" in parts else (),
     )
@@ -299,7 +302,13 @@ def check_app_via_pgbouncer(app_dsn: str, pgbouncer_admin_dsn: str | None = None
     """
     cid = "postgres.app-via-pgbouncer"
     parts = dsn_parts(app_dsn)
-    dsn_port = int(parts.get("port", "5432"))
+    port_text = parts.get("port", "5432")
+    if not port_text.isdigit():
+        raise ConfigError(
+            f"the app's database DSN {mask_dsn(app_dsn)} has port {port_text!r}: "
+            "give one numeric port (PgBouncer's)"
+        )
+    dsn_port = int(port_text)
     expected = "the app's DSN points at PgBouncer, which lists the connection as its client"
     with _connect(app_dsn, "the app's database DSN", autocommit=True) as conn:
         row = conn.execute("SELECT inet_server_port(), current_database()").fetchone()
