@@ -13,11 +13,21 @@ tests/test_cli_backup.py.
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_prodcheck.backup.dsn import PgTarget
-from pytest_prodcheck.stack._proc import make_tempdir, remove_tempdir
+from pytest_prodcheck.stack._proc import (
+    ManagedProcess,
+    free_port,
+    make_tempdir,
+    remove_tempdir,
+    wait_port,
+)
 from pytest_prodcheck.stack.postgres import PostgresServer, temporary_server
 from pytest_prodcheck.stack.s3 import S3Server
 
@@ -118,3 +128,63 @@ def stop_s3(server: S3Server) -> None:
     with contextlib.suppress(Exception):
         server.stop()
     remove_tempdir(server.workdir)
+
+
+@contextlib.contextmanager
+def denying_s3() -> Iterator[str]:
+    """moto's S3 server with IAM enforcement on: unknown credentials get InvalidAccessKeyId.
+
+    Yields its endpoint URL; the server is stopped on exit.
+    """
+    work = make_tempdir("s3-denied-")
+    port = free_port()
+    proc = ManagedProcess("moto_server")
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0", AWS_EC2_METADATA_DISABLED="true")
+    moto = Path(sys.executable).with_name("moto_server")
+    try:
+        proc.start(
+            [str(moto), "-H", "127.0.0.1", "-p", str(port)], env=env, log_path=work / "moto.log"
+        )
+        wait_port("127.0.0.1", port, 20, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
+        remove_tempdir(work)
+
+
+PRODCHECK = [str(Path(sys.executable).with_name("prodcheck"))]
+
+
+def cli_env(env: BackupEnv, s3: S3Server | None = None, **extra: str) -> dict[str, str]:
+    """The environment for running ``prodcheck`` against ``env`` (and ``s3``): DSNs from env vars,
+    nothing inherited that could point elsewhere (``PG*``, ``AWS_*``, ``PRODCHECK_*``)."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "AWS_", "PRODCHECK_"))}
+    out.update(
+        DATABASE_URL=env.main.dsn,
+        AI_DATABASE_URL=env.ai.dsn,
+        ADMIN_DATABASE_URL=env.admin.dsn,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    if s3 is not None:
+        out.update(
+            AWS_BACKUP_BUCKET=s3.bucket,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+        )
+    out.update(extra)
+    return out
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``prodcheck ARGS`` as a user runs it (2 min at most)."""
+    return subprocess.run(
+        [*PRODCHECK, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )

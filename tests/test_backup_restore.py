@@ -7,13 +7,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from pytest_prodcheck.backup.catalog import list_backups
 from pytest_prodcheck.backup.dump import DumpResult, dump_database
-from pytest_prodcheck.backup.pgload import create_database
+from pytest_prodcheck.backup.pgload import create_database, drop_database
 from pytest_prodcheck.backup.restore import RestoreCancelled, restore_database
 from pytest_prodcheck.backup.verify import InvalidBackup
 from pytest_prodcheck.errors import ToolError
@@ -137,3 +138,52 @@ def test_leftover_of_an_interrupted_restore_is_cleaned(env, backups, tmp_path):
     create_database(env.admin.with_db("postgres"), "ecommerce_restore_20250101_000000")
     _restore(env, backups["main"].path, tmp_path / "safety")
     assert _leftovers(env) == []
+
+
+def test_cleanup_touches_only_leftovers_of_the_exact_shape(env, backups, tmp_path):
+    """A real database that merely starts with ``<db>_restore_`` is never dropped."""
+    admin = env.admin.with_db("postgres")
+    create_database(admin, "ecommerce_restore_archive")
+    create_database(admin, "ecommerce_restore_20250101_000000")
+    try:
+        _restore(env, backups["main"].path, tmp_path / "safety")
+        names = env.databases()
+        assert "ecommerce_restore_archive" in names
+        assert "ecommerce_restore_20250101_000000" not in names
+    finally:
+        drop_database(admin, "ecommerce_restore_archive")
+
+
+def test_a_second_concurrent_restore_is_refused(env, backups, tmp_path):
+    """While one restore holds the lock, another changes nothing (and kills nothing)."""
+    before = env.snapshot("main")
+    with env.admin.with_db("postgres").connect() as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('prodcheck-restore:ecommerce'))")
+        with pytest.raises(ToolError, match="another restore of 'ecommerce' is running"):
+            _restore(env, backups["main"].path, tmp_path / "safety")
+    assert env.snapshot("main") == before
+    assert not (tmp_path / "safety").exists()
+
+
+def test_server_side_error_is_one_line_and_keeps_the_original(env, backups, tmp_path, monkeypatch):
+    """A refusal by the server at the swap (here: the name for the old database is taken) is a
+    one-line ToolError, not a psycopg traceback; the original stays and nothing is left over."""
+    import pytest_prodcheck.backup.restore as restore_mod
+
+    when = datetime(2025, 1, 1, 0, 0, 0, tzinfo=UTC)
+    monkeypatch.setattr(restore_mod, "utc_now", lambda: when)
+    admin = env.admin.with_db("postgres")
+    create_database(admin, "ecommerce_pre_restore_20250101_000000")
+    try:
+        with env.main.connect() as conn:
+            conn.execute("DELETE FROM orders WHERE id <= 10")
+        before = env.snapshot("main")
+        with pytest.raises(
+            ToolError, match=r"already exists.*left unchanged; safety backup"
+        ) as info:
+            _restore(env, backups["main"].path, tmp_path / "safety")
+        assert "\n" not in str(info.value)
+        assert env.snapshot("main") == before
+        assert "ecommerce_restore_20250101_000000" not in env.databases()
+    finally:
+        drop_database(admin, "ecommerce_pre_restore_20250101_000000")

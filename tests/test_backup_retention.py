@@ -49,6 +49,14 @@ def test_prunes_old_keeps_recent_and_foreign_files(tmp_path: Path):
     _make(tmp_path, "ai_db_20250228_020000.sql.gz")  # stays
     (tmp_path / "main_db_20240101_000000.sql.gz.bak").write_text("not ours")
     (tmp_path / "notes.txt").write_text("not ours")
+    # old, but not of the scheme: a temp file, a safety backup, look-alikes, a directory
+    (tmp_path / ".main_db_20240101_000000.sql.gz.partial").write_text("in progress")
+    (tmp_path / "safety").mkdir()
+    _make(tmp_path / "safety", "main_db_20240101_000000.sql.gz")
+    (tmp_path / "main_db_20240101_000000.sql").write_text("not ours")
+    (tmp_path / "staging_main_db_20240101_000000.sql.gz").write_text("not ours")
+    (tmp_path / "main_db_20240101_000001.sql.gz").mkdir()
+    foreign = [*sorted(p.name for p in tmp_path.iterdir() if "2024" in p.name), "safety"]
     plan = plan_prune(tmp_path, 30, NOW)
     assert names(plan.delete) == [
         "main_db_20250101_020000.sql.gz",
@@ -65,6 +73,8 @@ def test_prunes_old_keeps_recent_and_foreign_files(tmp_path: Path):
     assert "main_db_20250101_020000.sql.gz.manifest.json" not in left
     assert "notes.txt" in left and "main_db_20240101_000000.sql.gz.bak" in left
     assert "main_db_20250220_020000.sql.gz" in left
+    assert set(foreign) <= set(left)
+    assert (tmp_path / "safety" / "main_db_20240101_000000.sql.gz").exists()
 
 
 def test_never_deletes_newest_verified_backup(tmp_path: Path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,16 +10,12 @@ import pytest
 
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
 from pytest_prodcheck.backup.s3 import S3Config, S3Store, local_etag
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
 from pytest_prodcheck.stack._proc import (
-    ManagedProcess,
     free_port,
-    make_tempdir,
-    remove_tempdir,
-    wait_port,
 )
 from pytest_prodcheck.stack.s3 import S3Server
-from tests._backup_env import start_s3, stop_s3
+from tests._backup_env import denying_s3, start_s3, stop_s3
 
 
 @pytest.fixture(scope="module")
@@ -130,18 +125,11 @@ def test_nonexistent_bucket(s3: S3Server, tmp_path: Path):
 
 def test_denied_endpoint(tmp_path: Path):
     """moto with IAM enforcement on: unknown credentials are refused (InvalidAccessKeyId)."""
-    work = make_tempdir("s3-denied-")
-    port = free_port()
-    proc = ManagedProcess("moto_server")
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0", AWS_EC2_METADATA_DISABLED="true")
-    moto = Path(sys.executable).with_name("moto_server")
-    proc.start([str(moto), "-H", "127.0.0.1", "-p", str(port)], env=env, log_path=work / "moto.log")
-    try:
-        wait_port("127.0.0.1", port, 20, proc=proc)
+    with denying_s3() as endpoint:
         store = S3Store(
             S3Config(
                 bucket="denied-bucket",
-                endpoint_url=f"http://127.0.0.1:{port}",
+                endpoint_url=endpoint,
                 access_key_id="AKIAUNKNOWN",
                 secret_access_key="wrong",
             )
@@ -149,6 +137,50 @@ def test_denied_endpoint(tmp_path: Path):
         with pytest.raises(ConfigError, match="S3 denied upload") as info:
             store.upload(_backup(tmp_path, "main_db_20250128_120000.sql.gz", 10))
         assert "wrong" not in str(info.value)
-    finally:
-        proc.stop()
-        remove_tempdir(work)
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, *args: object, **kwargs: object) -> Iterator[bytes]:
+        yield self.body
+
+
+def _flaky(store: S3Store, failures: int) -> list[str]:
+    """Answer the first ``failures`` PutObject requests with 503 SlowDown (a transient error)."""
+    from botocore.awsrequest import AWSResponse
+
+    calls: list[str] = []
+
+    def before_send(request: object, **kwargs: object) -> AWSResponse | None:
+        calls.append("503" if len(calls) < failures else "sent")
+        if calls[-1] == "sent":
+            return None
+        body = b"<Error><Code>SlowDown</Code><Message>Reduce your request rate</Message></Error>"
+        return AWSResponse("http://s3", 503, {}, _Raw(body))
+
+    store.client.meta.events.register("before-send.s3.PutObject", before_send)
+    return calls
+
+
+def test_transient_errors_are_retried(s3: S3Server, tmp_path: Path):
+    store = _store(s3, prefix="flaky/")
+    calls = _flaky(store, failures=2)
+    path = _backup(tmp_path, "main_db_20250128_120000.sql.gz", 1000)
+    obj = store.upload(path)
+    assert calls[:3] == ["503", "503", "sent"]  # retried, then the stored copy was checked
+    assert obj.encrypted and store.verify(path, deep=True).identical
+
+
+def test_persistent_errors_give_up_with_one_line(s3: S3Server, tmp_path: Path, monkeypatch):
+    import types
+
+    slept: list[float] = []  # botocore's backoff between attempts, recorded instead of waited
+    monkeypatch.setattr("botocore.endpoint.time", types.SimpleNamespace(sleep=slept.append))
+    store = _store(s3, prefix="down/")
+    calls = _flaky(store, failures=100)
+    with pytest.raises(ToolError, match=r"S3 upload on .* failed \(SlowDown") as info:
+        store.upload(_backup(tmp_path, "main_db_20250128_120000.sql.gz", 1000))
+    assert len(calls) >= 5 and len(slept) >= 4  # retried with backoff, then gave up
+    assert "\n" not in str(info.value)

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,9 @@ from pytest_prodcheck.backup.catalog import latest_backup, list_backups
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
 from pytest_prodcheck.stack._proc import free_port
 from pytest_prodcheck.stack.s3 import S3Server
-from tests._backup_env import BackupEnv, start_s3, stop_s3
-
-PRODCHECK = [str(Path(sys.executable).with_name("prodcheck"))]
+from tests._backup_env import PRODCHECK, BackupEnv, start_s3, stop_s3
+from tests._backup_env import cli_env as _env
+from tests._backup_env import run_cli as run
 
 
 @pytest.fixture(scope="module")
@@ -39,36 +38,6 @@ def s3() -> Iterator[S3Server]:
 @pytest.fixture(scope="module")
 def workdir(env: BackupEnv) -> Path:
     return env.new_dir("cli")
-
-
-def _env(env: BackupEnv, s3: S3Server | None = None, **extra: str) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "AWS_", "PRODCHECK_"))}
-    out.update(
-        DATABASE_URL=env.main.dsn, AI_DATABASE_URL=env.ai.dsn, ADMIN_DATABASE_URL=env.admin.dsn
-    )
-    if s3 is not None:
-        out.update(
-            AWS_BACKUP_BUCKET=s3.bucket,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_EC2_METADATA_DISABLED="true",
-        )
-    out.update(extra)
-    return out
-
-
-def run(
-    args: list[str], env: dict[str, str], cwd: Path, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*PRODCHECK, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-    )
 
 
 def _no_secrets(proc: subprocess.CompletedProcess[str], env: BackupEnv) -> None:
@@ -150,6 +119,9 @@ def test_restore_killed_midway_keeps_the_database(env, workdir):
     with env.main.connect() as conn:
         conn.execute("DELETE FROM orders WHERE id <= 50")
     before = env.snapshot("main")
+    kept = {
+        p: p.read_bytes() for p in (main.path, sha256_path(main.path), manifest_path(main.path))
+    }
     proc = subprocess.Popen(
         [*PRODCHECK, "restore", str(main.path), "--yes", "--dir", str(d)],
         env=e,
@@ -179,6 +151,7 @@ def test_restore_killed_midway_keeps_the_database(env, workdir):
     assert seen, "the restore finished before it could be interrupted"
     time.sleep(0.2)  # the server notices the dead client and rolls back
     assert env.snapshot("main") == before
+    assert {p: p.read_bytes() for p in kept} == kept  # the backup itself is untouched
     # the next restore removes the half-built database and succeeds
     again = run(["restore", str(main.path), "--yes", "--dir", str(d)], e, workdir)
     assert again.returncode == 0, again.stderr
@@ -266,6 +239,10 @@ def test_cron_install_show_remove(workdir):
     assert (
         "ssl-renew" in shown.stdout and "0 3 * * *" in shown.stdout and "ssl renew" in shown.stdout
     )
+    # the guide's renewal line: 0 3 * * * … renew … >> /var/log/ssl_renewal.log 2>&1
+    renew_line = next(ln for ln in tab.read_text().splitlines() if " ssl renew" in ln)
+    assert renew_line.startswith("0 3 * * * cd ")
+    assert renew_line.endswith(">> /var/log/ssl_renewal.log 2>&1")
     bad = run(["cron", "install", "--custom", "0 25 * * *", *args], e, workdir)
     assert bad.returncode == 2 and "hour 25 is out of range" in bad.stderr
     e_file = dict(e, PRODCHECK_CRONTAB_FILE=str(tab))

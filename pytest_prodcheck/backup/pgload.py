@@ -12,12 +12,14 @@ part-way leaves nothing behind in the target database.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
@@ -104,9 +106,20 @@ def scan_database(target: PgTarget, bindir: Path) -> DumpScanner:
     return scanner
 
 
+@contextlib.contextmanager
+def sql_errors(action: str, target: PgTarget) -> Iterator[None]:
+    """Turn a server-side error (permission, lock, lost connection) into a one-line ToolError."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        reason = target.mask(lines[0] if lines else type(exc).__name__)
+        raise ToolError(f"{action} on {target.address} failed: {reason}") from exc
+
+
 def create_database(admin: PgTarget, name: str, *, like: str | None = None) -> None:
     """CREATE DATABASE ``name`` from template0, copying owner/encoding/locale of ``like``."""
-    with admin.connect() as conn:
+    with sql_errors(f"creating database {name!r}", admin), admin.connect() as conn:
         opts: sql.Composable = sql.SQL("")
         if like is not None:
             row = conn.execute(
@@ -134,7 +147,7 @@ def create_database(admin: PgTarget, name: str, *, like: str | None = None) -> N
 
 def drop_database(admin: PgTarget, name: str) -> None:
     """DROP DATABASE IF EXISTS ``name`` WITH (FORCE) (ends its sessions first)."""
-    with admin.connect() as conn:
+    with sql_errors(f"dropping database {name!r}", admin), admin.connect() as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )

@@ -24,8 +24,9 @@ original is still untouched; a leftover ``<db>_restore_*`` database is removed b
 from __future__ import annotations
 
 import contextlib
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from pytest_prodcheck.backup.dsn import PgTarget, find_bindir
 from pytest_prodcheck.backup.dump import dump_database
 from pytest_prodcheck.backup.manifest import utc_now
 from pytest_prodcheck.backup.naming import Kind
-from pytest_prodcheck.backup.pgload import create_database, drop_database, load_dump
+from pytest_prodcheck.backup.pgload import create_database, drop_database, load_dump, sql_errors
 from pytest_prodcheck.backup.verify import check_integrity
 from pytest_prodcheck.errors import ProdcheckError, ToolError
 
@@ -60,7 +61,7 @@ class RestoreResult:
 def _counts(target: PgTarget, names: list[str]) -> dict[str, int]:
     """Exact row counts of schema-qualified tables as pg_dump printed their names."""
     out: dict[str, int] = {}
-    with target.connect() as conn:
+    with sql_errors("counting the restored rows", target), target.connect() as conn:
         for name in names:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(name))).fetchone()
             out[name] = int(row[0]) if row else -1
@@ -69,7 +70,7 @@ def _counts(target: PgTarget, names: list[str]) -> dict[str, int]:
 
 def _swap(admin: PgTarget, database: str, new: str, old: str, attempts: int = 20) -> None:
     """Rename ``database`` → ``old`` and ``new`` → ``database`` atomically, ending sessions."""
-    with admin.connect() as conn:
+    with sql_errors(f"swapping in the restored {database!r}", admin), admin.connect() as conn:
         for attempt in range(attempts):
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -99,13 +100,32 @@ def _swap(admin: PgTarget, database: str, new: str, old: str, attempts: int = 20
 
 
 def stale_restores(admin: PgTarget, database: str) -> list[str]:
-    """Leftover ``<db>_restore_*`` databases of interrupted restores."""
-    with admin.connect() as conn:
+    """Leftover ``<db>_restore_YYYYMMDD_HHMMSS`` databases of interrupted restores.
+
+    Only that exact shape: a database that merely starts with ``<db>_restore_`` is never touched.
+    """
+    shape = re.compile(re.escape(database) + r"_restore_\d{8}_\d{6}")
+    with sql_errors("listing databases", admin), admin.connect() as conn:
         rows = conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s",
             [database.replace("_", r"\_") + r"\_restore\_%"],
         ).fetchall()
-    return [str(r[0]) for r in rows]
+    return [str(r[0]) for r in rows if shape.fullmatch(str(r[0]))]
+
+
+@contextlib.contextmanager
+def restore_lock(admin: PgTarget, database: str) -> Iterator[None]:
+    """One restore of ``database`` at a time (a session advisory lock, freed if we die)."""
+    key = f"prodcheck-restore:{database}"
+    with admin.connect() as conn:
+        with sql_errors("taking the restore lock", admin):
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()
+        if not row or not row[0]:
+            raise ToolError(
+                f"another restore of {database!r} is running on {admin.address}: "
+                "wait for it to finish; nothing was changed"
+            )
+        yield
 
 
 def restore_database(
@@ -132,38 +152,44 @@ def restore_database(
         f"Replace database {database!r} on {target.address} with {path.name}?"
     ):
         raise RestoreCancelled("restore cancelled: nothing was changed")
-    for leftover in stale_restores(admin, database):
-        drop_database(admin, leftover)
-        log(f"removed {leftover!r} left by an interrupted restore")
-    safety = dump_database(target, kind, safety_dir, bindir=bins)
-    log(f"safety backup of {database!r}: {safety.path}")
-    stamp = utc_now().strftime("%Y%m%d_%H%M%S")
-    new, old = f"{database}_restore_{stamp}", f"{database}_pre_restore_{stamp}"
-    swapped = False
-    try:
-        create_database(admin, new, like=database)
-        load_dump(path, admin.with_db(new), bins, on_spawn=on_spawn)
-        expected = {t.name: t.rows for t in report.tables}
-        actual = _counts(admin.with_db(new), list(expected))
-        wrong = [
-            f"{n}: {actual[n]} rows, expected {r}" for n, r in expected.items() if actual[n] != r
-        ]
-        if wrong:
-            raise ToolError(f"restored data does not match {path.name}: {wrong[0]}")
-        _swap(admin, database, new, old)
-        swapped = True
-    except BaseException as exc:
-        with contextlib.suppress(ProdcheckError):
-            drop_database(admin, new)
-        if isinstance(exc, ProdcheckError) and not isinstance(exc, RestoreCancelled):
-            raise ToolError(
-                f"{exc} — database {database!r} was left unchanged; safety backup: {safety.path}"
-            ) from exc
-        raise
-    finally:
-        if swapped:
-            with contextlib.suppress(ProdcheckError):
-                drop_database(admin, old)
+    with restore_lock(admin, database):
+        for leftover in stale_restores(admin, database):
+            drop_database(admin, leftover)
+            log(f"removed {leftover!r} left by an interrupted restore")
+        safety = dump_database(target, kind, safety_dir, bindir=bins)
+        log(f"safety backup of {database!r}: {safety.path}")
+        stamp = utc_now().strftime("%Y%m%d_%H%M%S")
+        new, old = f"{database}_restore_{stamp}", f"{database}_pre_restore_{stamp}"
+        created = swapped = False
+        try:
+            create_database(admin, new, like=database)
+            created = True
+            load_dump(path, admin.with_db(new), bins, on_spawn=on_spawn)
+            expected = {t.name: t.rows for t in report.tables}
+            actual = _counts(admin.with_db(new), list(expected))
+            wrong = [
+                f"{n}: {actual[n]} rows, expected {r}"
+                for n, r in expected.items()
+                if actual[n] != r
+            ]
+            if wrong:
+                raise ToolError(f"restored data does not match {path.name}: {wrong[0]}")
+            _swap(admin, database, new, old)
+            swapped = True
+        except BaseException as exc:
+            if created:  # never drop a database this run did not create
+                with contextlib.suppress(ProdcheckError):
+                    drop_database(admin, new)
+            if isinstance(exc, ProdcheckError):
+                raise ToolError(
+                    f"{exc} — database {database!r} was left unchanged; "
+                    f"safety backup: {safety.path}"
+                ) from exc
+            raise
+        finally:
+            if swapped:
+                with contextlib.suppress(ProdcheckError):
+                    drop_database(admin, old)
     log(f"restored {path.name} into {database!r}")
     return RestoreResult(
         database=database,

@@ -293,16 +293,22 @@ def run_verify(args: argparse.Namespace) -> int:
     parsed = parse_name(path.name)
     try:
         if args.integrity_only:
-            report = check_integrity(path)
+            report = check_integrity(path, expect_kind=parsed[0] if parsed else None)
             _out(
                 cfg,
                 f"OK: {path.name} is intact ({len(report.tables)} tables, "
                 f"{report.total_rows} rows; no restore drill)",
             )
             return 0
-        report = check_integrity(path)
-        kind: Kind = "ai" if (report.kind == "ai" or (parsed and parsed[0] == "ai")) else "main"
-        _, drill = verify_backup(path, cfg.admin_for(kind), bindir=cfg.pg_bindir)
+        # a file named main_db_* must hold a dump of the main database (and ai_db_* of the ai
+        # one): a misnamed file marked verified would count as the other database's backup
+        if parsed is not None:
+            kind: Kind = parsed[0]
+        else:
+            kind = "ai" if check_integrity(path).kind == "ai" else "main"
+        _, drill = verify_backup(
+            path, cfg.admin_for(kind), bindir=cfg.pg_bindir, expect_kind=kind if parsed else None
+        )
     except (InvalidBackup, DrillMismatch) as exc:
         _err(cfg, f"FAILED: {exc}")
         return 1
