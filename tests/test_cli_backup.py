@@ -297,3 +297,19 @@ def test_signal_during_backup_leaves_no_process_and_no_partial_file(env, workdir
     time.sleep(0.1)
     assert not [c for c in children if Path(f"/proc/{c}").exists()]
     assert not d.exists() or list(d.iterdir()) == []
+
+
+def test_cron_daily_keeps_each_jobs_hour_and_config_overrides(workdir):
+    tab = workdir / "crontab-daily.txt"
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PRODCHECK_")}
+    args = ["--crontab-file", str(tab)]
+    assert (
+        run(["cron", "install", "--job", "ssl-renew", "--daily", *args], e, workdir).returncode == 0
+    )
+    assert any(ln.startswith("0 3 * * * ") for ln in tab.read_text().splitlines())
+    config = workdir / "prodcheck.toml"
+    config.write_text('[backup]\nschedule = "30 1 * * *"\nlog = "/tmp/nightly-backup.log"\n')
+    done = run(["cron", "install", "--config", str(config), *args], e, workdir)
+    assert done.returncode == 0, done.stderr
+    line = next(ln for ln in tab.read_text().splitlines() if "backup --all" in ln)
+    assert line.startswith("30 1 * * * ") and line.endswith(">> /tmp/nightly-backup.log 2>&1")

@@ -100,8 +100,8 @@ def register(subparsers: Any) -> None:
         "--daily",
         dest="schedule",
         action="store_const",
-        const=DAILY,
-        help="every day at 02:00 (default)",
+        const=None,
+        help="every day at the job's hour: backup 02:00, ssl-renew 03:00 (the default)",
     )
     when.add_argument("--hourly", dest="schedule", action="store_const", const=HOURLY)
     when.add_argument(
@@ -128,9 +128,23 @@ def register(subparsers: Any) -> None:
     rm.set_defaults(func=run_remove)
 
 
+def _configured(template: JobTemplate, args: argparse.Namespace) -> tuple[str, str]:
+    """The job's schedule and log from prodcheck.toml (``[backup] schedule/log``, ``[acme]
+    renew_schedule/renew_log``), which default to the guide's values."""
+    from pytest_prodcheck.commands._common import settings_from_args
+
+    settings = settings_from_args(args)
+    if template.name == "backup":
+        return settings.backup.schedule, settings.backup.log
+    if template.name == "ssl-renew":
+        return settings.acme.renew_schedule, settings.acme.renew_log
+    return template.schedule, template.log
+
+
 def run_install(args: argparse.Namespace) -> int:
     template = JOBS[args.job]
-    schedule = validate_schedule(args.schedule or template.schedule)
+    default_schedule, default_log = _configured(template, args)
+    schedule = validate_schedule(args.schedule or default_schedule)
     extra: list[str] = []
     if template.name == "backup":
         if args.retain is not None:
@@ -144,7 +158,7 @@ def run_install(args: argparse.Namespace) -> int:
     elif args.retain is not None or args.s3 or args.no_verify:
         raise ConfigError(f"--retain/--s3/--no-verify apply to the backup job, not {args.job!r}")
     command = job_command(template, extra, Path(os.getcwd()), args.config)
-    log = args.log or template.log
+    log = args.log or default_log
     backend = _backend(args)
     job, changed = install_job(template.name, schedule, command, log=log, backend=backend)
     state = "installed" if changed else "already installed (unchanged)"
