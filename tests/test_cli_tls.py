@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pytest_prodcheck import cli
+from pytest_prodcheck.commands import tls as tls_command
 from pytest_prodcheck.probes.tls import SiteTarget
 from pytest_prodcheck.probes.tls_site import CHECK_IDS
 from pytest_prodcheck.stack._proc import free_port
@@ -129,3 +132,46 @@ def test_console_script_dns_failure_is_one_line_exit_3():
         "prodcheck: error: nonexistent.invalid does not resolve: "
         "fix DNS or pass --resolve nonexistent.invalid:443:ADDR"
     )
+
+
+def test_timeout_exits_3_with_one_line(capsys, monkeypatch):
+    """A port whose accept queue is full drops SYNs: the connect times out (shortened to 0.3 s)."""
+    original = tls_command.target_from_args
+    monkeypatch.setattr(
+        tls_command, "target_from_args", lambda a: replace(original(a), timeout=0.3)
+    )
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for f in fillers:
+                f.setblocking(False)
+                f.connect_ex(("127.0.0.1", port))
+            code = cli.main(
+                [
+                    "tls",
+                    "check",
+                    f"https://shop.test:{port}",
+                    "--resolve",
+                    f"shop.test:{port}:127.0.0.1",
+                ]
+            )
+        finally:
+            for f in fillers:
+                f.close()
+    out, err = capsys.readouterr()
+    assert code == 3 and out == ""
+    assert err == f"prodcheck: error: shop.test:{port} (127.0.0.1) timed out after 0.3 s\n"
+
+
+def test_no_tls_on_the_https_port_exits_3_with_one_line(lab, capsys):
+    """Plain HTTP where HTTPS should be: the TCP connect works, no TLS handshake does."""
+    port = lab.site("good").http_port
+    url = f"https://shop.test:{port}"
+    code = cli.main(["tls", "check", url, "--resolve", f"shop.test:{port}:127.0.0.1", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 3 and out == ""
+    assert err.startswith(f"prodcheck: error: cannot reach {url} (127.0.0.1): ")
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -4,6 +4,8 @@ good configuration and fails on one that is wrong in exactly its way (one NginxO
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from pytest_prodcheck.probes import http, tls
 from pytest_prodcheck.probes._result import CheckResult
 from pytest_prodcheck.probes.http.client import Session, fetch
+from pytest_prodcheck.probes.http.ratelimit import MAX_DRAIN_S, ZoneResult, drain_wait
 from pytest_prodcheck.stack._proc import free_port
 from tests._tls_servers import Lab
 
@@ -156,11 +159,36 @@ def test_rate_limit_probe_does_not_poison_other_clients(lab):
     assert again.status == "pass", again
 
 
-def test_rate_limit_from_one_shared_source_runs_zones_one_after_another(lab):
+def test_rate_limit_from_a_shared_source_drains_its_buckets_before_returning(lab):
+    """A remote site sees one prober address: the check waits until the buckets it filled are
+    empty, so the next client from that address (any later test, in any order) is not refused."""
     target = lab.site("shared_source")
     result = http.check_rate_limit(target, source_address="127.0.0.9")
     assert result.status == "pass", result
-    assert "(from 127.0.0.9)" in result.observed
+    assert "(from 127.0.0.9); waited" in result.observed
+    # right after: a burst within the guide's allowance (burst 20) from the same address passes
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = set(
+            pool.map(
+                lambda _: fetch(target, target.url_for("/"), source_address="127.0.0.9").status,
+                range(16),
+            )
+        )
+    assert statuses == {200}, statuses
+
+
+def test_drain_wait_is_what_got_through_over_the_rate():
+    zones = [
+        ZoneResult("general /", 10, (200,) * 4, 30, 22, 429, passed=25, ended=100.0),
+        ZoneResult("API", 30, (200,) * 4, 80, 55, 429, passed=60, ended=101.0),
+    ]
+    # general empty at 100 + 25/10 = 102.5, API at 101 + 60/30 = 103: wait for the later one
+    assert drain_wait(zones, now=100.0) == pytest.approx(3.0)
+    assert drain_wait(zones[:1], now=100.0) == pytest.approx(2.5)
+    assert drain_wait(zones, now=103.0) == pytest.approx(0.0)
+    assert drain_wait([replace(zones[0], passed=10_000)], now=100.0) == MAX_DRAIN_S
+    # nothing refused: the bucket was never full (or there is no limit), no wait
+    assert drain_wait([replace(zones[0], first_limited_at=None)], now=100.0) == 0.0
 
 
 def test_hsts_expectation_is_configurable(lab):

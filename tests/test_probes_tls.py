@@ -4,6 +4,9 @@ on a server that is wrong in exactly its way (the "TLS zoo": one nginx, one brok
 
 from __future__ import annotations
 
+import socket
+import ssl
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -77,6 +80,7 @@ def test_passes_on_the_good_server(zoo, check_id):
 BAD = [
     ("tls.protocols", "legacy_protocols", "legacy protocols offered: TLSv1.0, TLSv1.1"),
     ("tls.ciphers", "weak_ciphers", "TLS_RSA_WITH_AES_128_CBC_SHA (static RSA, CBC)"),
+    ("tls.ciphers", "weak_ciphers", "TLS_RSA_WITH_NULL_SHA (static RSA, NULL)"),
     ("tls.ciphers", "legacy_protocols", "(CBC)"),
     ("tls.cert.chain", "self_signed", "self-signed"),
     ("tls.cert.chain", "leaf_only", "only its leaf certificate, no intermediate"),
@@ -112,10 +116,24 @@ def test_ciphers_names_the_mozilla_guideline_version(zoo):
 
 
 def test_legacy_protocols_are_seen_although_local_openssl_refuses_them(zoo):
-    """sslyze's own OpenSSL builds find TLS 1.0/1.1 even though Python's ssl cannot offer them."""
-    _, scan = zoo("legacy_protocols")
+    """sslyze's own OpenSSL builds find TLS 1.0/1.1 although the machine's OpenSSL, as configured
+    (SECLEVEL 2), cannot even offer them, and a NULL suite that no default client offers."""
+    target, scan = zoo("legacy_protocols")
+    local = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    local.check_hostname, local.verify_mode = False, ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        local.minimum_version = ssl.TLSVersion.TLSv1
+        local.maximum_version = ssl.TLSVersion.TLSv1_1
+    with (
+        socket.create_connection(("127.0.0.1", target.port), timeout=5) as sock,
+        pytest.raises(ssl.SSLError),
+    ):
+        local.wrap_socket(sock, server_hostname="shop.test")
     assert scan.offered["TLSv1.0"] and scan.offered["TLSv1.1"]
     assert not scan.offered["SSLv2"] and not scan.offered["SSLv3"]
+    _, weak = zoo("weak_ciphers")
+    assert "TLS_RSA_WITH_NULL_SHA" in weak.offered["TLSv1.2"]
 
 
 def test_ocsp_is_not_applicable_without_a_responder(zoo):

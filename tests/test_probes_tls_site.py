@@ -75,3 +75,18 @@ def test_a_check_that_cannot_run_is_an_error_and_exit_3(lab):
     statuses = {c.id: c.status for c in report.checks}
     assert statuses == {"tls.protocols": "pass", "http.https-redirect": "error"}
     assert report.exit_code == 3
+
+
+def test_a_broken_scanner_makes_the_tls_checks_error_not_crash(lab, monkeypatch):
+    def boom(*_a, **_k):
+        raise RuntimeError("nassl exploded")
+
+    monkeypatch.setattr(tls_site, "scan_tls", boom)
+    report = tls_site.run_site_checks(
+        lab.site("good"), only={"tls.protocols", "tls.cert.key", "http.server-banner"}
+    )
+    statuses = {c.id: (c.status, c.message) for c in report.checks}
+    assert statuses["tls.protocols"] == ("error", "TLS scan failed: RuntimeError: nassl exploded")
+    assert statuses["tls.cert.key"][0] == "error"
+    assert statuses["http.server-banner"][0] == "pass"
+    assert report.exit_code == 3

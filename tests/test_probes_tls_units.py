@@ -3,11 +3,14 @@ name matching (no network)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pytest_prodcheck.config import load_settings
 from pytest_prodcheck.errors import ConfigError
 from pytest_prodcheck.probes import tls
+from pytest_prodcheck.probes.http.ratelimit import fresh_sources
 from pytest_prodcheck.probes.tls.ciphers import weaknesses
 from pytest_prodcheck.probes.tls.protocols import allowed_protocols
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca
@@ -32,6 +35,32 @@ def test_target_from_args():
     assert t.url_for("/", scheme="http") == "http://shop.test:8080/"
     assert t.api_url == "https://api.shop.test:8443/api/products"
     assert t.is_loopback
+
+
+def test_http_url_with_another_host_is_where_plain_http_connects():
+    t = tls.SiteTarget.from_args(
+        "https://shop.test:8443",
+        http_url="http://127.0.0.2:8080",
+        resolve=["shop.test:8443:127.0.0.1"],
+        names=["www.shop.test"],
+    )
+    assert t.address("www.shop.test", 8080) == "127.0.0.2"  # Host: www.shop.test, to 127.0.0.2
+    assert t.address("shop.test", 8080) == "127.0.0.2"
+    assert t.address("shop.test", 8443) == "127.0.0.1"  # HTTPS unchanged
+    assert t.url_for("/a", host="www.shop.test", scheme="http") == "http://www.shop.test:8080/a"
+    named = tls.SiteTarget.from_args(
+        "https://shop.test",
+        http_url="http://edge.shop.test",
+        resolve=["edge.shop.test:80:10.1.2.3"],
+    )
+    assert named.address("shop.test", 80) == "10.1.2.3"  # the http host's own resolve entry
+    www = tls.SiteTarget.from_args(
+        "https://shop.test:8443",
+        http_url="http://www.shop.test:8080",
+        resolve=["www.shop.test:8443:127.0.0.3"],
+        names=["www.shop.test"],
+    )
+    assert www.address("shop.test", 8080) == www.address("www.shop.test", 8080) == "127.0.0.3"
 
 
 def test_default_http_url_is_port_80_of_the_same_host():
@@ -86,6 +115,11 @@ def test_target_from_endpoints_and_settings():
     t = tls.SiteTarget.from_endpoints(ep, settings)
     assert t.names == ("shop.test", "www.shop.test", "api.shop.test", "monitoring.shop.test")
     assert t.expect.min_days == 21 and t.expect.general_rate == 5
+    # loopback: the rate-limit probe picks its own 127.x sources ...
+    assert not t.shared_client_address and len(set(fresh_sources(t, 2) or ())) == 2
+    # ... unless the provider says every client reaches nginx as one address (docker-proxy)
+    shared = tls.SiteTarget.from_endpoints(replace(ep, extras={"rate_limit_shared": "1"}))
+    assert shared.shared_client_address and fresh_sources(shared, 2) is None
     with pytest.raises(MissingEndpoint, match="site_url"):
         tls.SiteTarget.from_endpoints(Endpoints(target="external"))
 

@@ -8,9 +8,10 @@
 
 A TCP connect to the HTTPS port comes first, so an unreachable site raises
 :class:`~pytest_prodcheck.errors.TargetUnreachable` at once; after that a check that cannot run is
-recorded as ``error`` with its reason and never aborts the others. The rate-limit probe runs
-alongside the rest from its own loopback address, or last when the site is remote (it drains the
-bucket the other probes share).
+recorded as ``error`` with its reason and never aborts the others (a crashing scanner included).
+The rate-limit probe runs alongside the rest from its own loopback address, or last when the site
+sees one address for everything (a remote site), and then waits until the buckets it filled have
+drained (:mod:`pytest_prodcheck.probes.http.ratelimit`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pytest_prodcheck.probes.http import (
     fetch_pages,
 )
 from pytest_prodcheck.probes.http.pages import PageSet
-from pytest_prodcheck.probes.http.ratelimit import probe_sources
+from pytest_prodcheck.probes.http.ratelimit import fresh_sources
 from pytest_prodcheck.probes.tls.alpn import check_alpn
 from pytest_prodcheck.probes.tls.chain import check_chain
 from pytest_prodcheck.probes.tls.ciphers import check_ciphers
@@ -144,7 +145,9 @@ def run_site_checks(target: SiteTarget, *, only: set[str] | None = None) -> Site
     open_tcp(target, target.apex, target.port).close()  # TargetUnreachable -> exit 3
     e = target.expect
     results: dict[str, CheckResult] = {}
-    isolated = None not in probe_sources(target, 2)
+    # its own source address (random loopback or configured): it can run alongside the others
+    own_source = bool(target.rate_limit_source) and not target.shared_client_address
+    isolated = own_source or fresh_sources(target, 2) is not None
     independent: dict[str, Callable[[], CheckResult]] = {
         "http.https-redirect": lambda: check_https_redirect(target),
         "http.www-redirect": lambda: check_www_redirect(target),
@@ -152,7 +155,7 @@ def run_site_checks(target: SiteTarget, *, only: set[str] | None = None) -> Site
         "http.body-limit": lambda: check_body_limit(target),
         "http.static-cache": lambda: check_static_cache(target),
     }
-    if isolated:  # its own source address: it can run alongside the others
+    if isolated:
         independent["http.rate-limit"] = lambda: check_rate_limit(target)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -164,17 +167,21 @@ def run_site_checks(target: SiteTarget, *, only: set[str] | None = None) -> Site
         }
 
         if scan_f is not None:
-            scan: TlsScan = scan_f.result()  # TargetUnreachable propagates: no TLS at all
-            scan_checks: dict[str, Callable[[], CheckResult]] = {
-                "tls.protocols": lambda: check_protocols(scan, e),
-                "tls.ciphers": lambda: check_ciphers(scan, e),
-                "tls.cert.chain": lambda: check_chain(scan, target),
-                "tls.cert.expiry": lambda: check_expiry(scan, e),
-                "tls.cert.key": lambda: check_key(scan),
-                "tls.ocsp-stapling": lambda: check_ocsp(scan),
-            }
-            for cid, fn in scan_checks.items():
-                results[cid] = _guard(cid, fn)
+            scan: TlsScan | CheckResult = _guard_value(scan_f)  # TargetUnreachable: raised
+            if isinstance(scan, CheckResult):  # the scanner itself broke: the checks error
+                for cid in _SCAN_CHECKS:
+                    results[cid] = CheckResult.errored(cid, f"TLS scan failed: {scan.message}")
+            else:
+                scan_checks: dict[str, Callable[[TlsScan], CheckResult]] = {
+                    "tls.protocols": lambda s: check_protocols(s, e),
+                    "tls.ciphers": lambda s: check_ciphers(s, e),
+                    "tls.cert.chain": lambda s: check_chain(s, target),
+                    "tls.cert.expiry": lambda s: check_expiry(s, e),
+                    "tls.cert.key": check_key,
+                    "tls.ocsp-stapling": check_ocsp,
+                }
+                for cid, sfn in scan_checks.items():
+                    results[cid] = _guard(cid, lambda sfn=sfn, scan=scan: sfn(scan))  # type: ignore[misc]
 
         if shakes_f is not None:
             shakes = _guard_value(shakes_f)
@@ -214,8 +221,11 @@ def run_site_checks(target: SiteTarget, *, only: set[str] | None = None) -> Site
 
 
 def _guard_value(fut: Future[Any]) -> Any:
+    """The future's value, or an ``error`` result for what it raised (TargetUnreachable: raised)."""
     try:
         return fut.result()
+    except TargetUnreachable:
+        raise
     except ProdcheckError as exc:
         return CheckResult.errored("", str(exc))
     except Exception as exc:

@@ -78,6 +78,9 @@ class SiteTarget:
     expect: Expectations = field(default_factory=Expectations)
     # source address for the rate-limit probe; None = a fresh 127.x.y.z when the site is loopback
     rate_limit_source: str | None = None
+    # True when the site sees every client under one address whatever we bind to (a NAT or proxy
+    # in between, e.g. docker-proxy): the rate-limit probe then drains its buckets before returning
+    shared_client_address: bool = False
     timeout: float = 5.0
 
     # -- parts of the URL -------------------------------------------------------------------------
@@ -93,11 +96,20 @@ class SiteTarget:
     def http_port(self) -> int:
         return urlsplit(self.http_url).port or 80
 
+    @property
+    def http_host(self) -> str:
+        return urlsplit(self.http_url).hostname or self.apex
+
     def address(self, host: str, port: int) -> str:
-        """Where to connect for ``host:port``: its resolve entry, another entry of host, or host."""
+        """Where to connect for ``host:port``: its resolve entry; for the plain-HTTP port, the
+        ``http_url``'s host when it is not the apex (``--http-url http://10.0.0.5``); another
+        entry of host; or host (DNS)."""
         for h, p, addr in self.resolve:
             if h == host and p == port:
                 return addr
+        http_host = self.http_host
+        if port == self.http_port and http_host not in (self.apex, host) and host in self.names:
+            return self.address(http_host, port)  # http_host itself: the ordinary lookups below
         for h, _p, addr in self.resolve:
             if h == host:
                 return addr
@@ -219,7 +231,11 @@ class SiteTarget:
             static_path=ep.static_path,
             api_path=ep.api_path,
             expect=Expectations.from_settings(settings),
-        )
+        ).with_shared_client_address(ep.extras.get("rate_limit_shared") == "1")
+
+    def with_shared_client_address(self, shared: bool = True) -> SiteTarget:
+        """A copy whose clients all look alike to the site (see ``shared_client_address``)."""
+        return replace(self, shared_client_address=shared)
 
 
 def parse_resolve(entry: str) -> tuple[str, int, str]:
