@@ -6,92 +6,135 @@
 
 Load goes to the site through its web server (``Endpoints.site_url``, honouring the resolve map:
 connect to the address, send the name as Host/SNI, verify with the CA bundle). Load tests never
-overlap: a machine-wide lock (and ``xdist_group`` when pytest-xdist is installed) serialises them.
+overlap: a machine-wide lock (and ``xdist_group`` whenever that marker is registered) serialises them.
 Per-run reports: ``<report_dir>/load/<profile>-<UTC time>/`` (Locust HTML/CSV/JSON, summary.json).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import warnings
 from typing import Any
 
 import pytest
 
-from pytest_prodcheck.load.api import execute, plan_load, target_from_endpoints
+from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.load.api import LoadOutcome, execute, plan_load, target_from_endpoints
 from pytest_prodcheck.load.runner import Progress, exclusive_load
-
-pytestmark = [pytest.mark.load]
-if importlib.util.find_spec("xdist") is not None:
-    pytestmark.append(pytest.mark.xdist_group("prodcheck-load"))
+from pytest_prodcheck.probes._result import CheckResult
 
 
-def _run_profile(profile: str, request: pytest.FixtureRequest, stack: Any, settings: Any,
-                 evidence: Any) -> None:  # fmt: skip
-    site = stack.require("site_url", key="url")
-    host, header = target_from_endpoints(site, tuple(stack.resolve))
+def _xdist_group_marks() -> list[pytest.MarkDecorator]:
+    """``xdist_group("prodcheck-load")`` unless that would break collection.
+
+    The marker is registered by pytest-xdist's plugin when it is loaded, not by its mere
+    installation: under ``-p no:xdist --strict-markers`` an unregistered ``xdist_group`` is a
+    collection error. Then xdist is not running and the mark is not needed; the machine-wide
+    lock below still serialises load runs, the mark only keeps them on one xdist worker.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+        try:
+            return [pytest.mark.xdist_group("prodcheck-load")]
+        except pytest.fail.Exception:  # --strict-markers and nobody registered it
+            return []
+
+
+pytestmark = [pytest.mark.load, *_xdist_group_marks()]
+
+
+@pytest.fixture
+def load_outcome(
+    request: pytest.FixtureRequest, prodcheck_stack: Any, prodcheck_settings: Any,
+    prodcheck_evidence: Any,
+) -> LoadOutcome:  # fmt: skip
+    """Runs the requesting test's profile (``test_load_<profile>``) during setup.
+
+    So a run that could not judge the site is a test ERROR, never a failure blamed on it: Locust
+    crashed, hung and was killed, the target is unreachable, the configuration is wrong, or the
+    load generator was saturated (run invalid). Threshold verdicts are judged by the test itself.
+    """
+    profile = request.node.name.removeprefix("test_load_")
+    site = prodcheck_stack.require("site_url", key="url")
+    host, header = target_from_endpoints(site, tuple(prodcheck_stack.resolve))
     plan = plan_load(
-        settings,
+        prodcheck_settings,
         profile,
         host=host,
         host_header=header,
-        ca_bundle=stack.ca_bundle,
-        report_dir=settings.report_dir,
+        ca_bundle=prodcheck_stack.ca_bundle,
+        report_dir=prodcheck_settings.report_dir,
     )
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capman = request.config.pluginmanager.get_plugin("capturemanager")
     total = plan.spec.run_length_s()
 
-    def progress(p: Progress) -> None:
-        """Live line on the real terminal (output capture bypassed) for runs over 5 s."""
-        if terminal is None or total <= 5:
+    def say(line: str) -> None:
+        """A line on the real terminal (output capture bypassed)."""
+        if terminal is None:
             return
         quiet = capman.global_and_fixture_disabled() if capman else contextlib.nullcontext()
         with quiet:
-            terminal.write_line(p.render(f"load {plan.name}", total))
+            terminal.write_line(line)
 
-    with exclusive_load():
-        outcome = execute(plan, progress=progress)
+    def progress(p: Progress) -> None:
+        if total > 5:  # live progress for runs longer than a few seconds
+            say(p.render(f"load {plan.name}", total))
+
+    try:
+        with exclusive_load(on_wait=lambda why: say(f"load {plan.name}: {why}")):
+            outcome = execute(plan, progress=progress)
+    except ProdcheckError as exc:
+        prodcheck_evidence.check(CheckResult.errored("load.run", str(exc), "a completed run"))
+        raise
     html = str(outcome.run.files.get("html", outcome.summary_path))
     for check in outcome.checks():
-        passed = None if check.status == "error" else check.ok
-        evidence.record(check.id, check.observed, check.expected, passed, source=html,
-                        message=check.message)  # fmt: skip
-    evidence.record("load.report", str(outcome.summary_path), "", None, source=html)
+        if check.status == "error":  # the generator's verdict on the run itself
+            prodcheck_evidence.check(check)
+        else:
+            prodcheck_evidence.record(check.id, check.observed, check.expected, check.ok,
+                                      source=html, message=check.message)  # fmt: skip
+    prodcheck_evidence.record("load.report", str(outcome.summary_path), "", None, source=html)
+    if not outcome.valid:
+        lines = "\n".join(outcome.lines())
+        pytest.fail(f"load run invalid, not judged:\n{lines}", pytrace=False)
+    return outcome
+
+
+def _judge(outcome: LoadOutcome) -> None:
     lines = "\n".join(outcome.lines())
-    assert outcome.valid, f"load run invalid, not judged:\n{lines}"
     assert outcome.ok, f"load thresholds failed:\n{lines}"
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("testing.smoke")
-def test_load_smoke(request, prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_load_smoke(load_outcome):
     """Smoke: 10 users, 2 minutes; the guide's thresholds."""
-    _run_profile("smoke", request, prodcheck_stack, prodcheck_settings, prodcheck_evidence)
+    _judge(load_outcome)
 
 
 @pytest.mark.baseline
 @pytest.mark.checklist("testing.baseline-load", "predeploy.load-baseline")
-def test_load_baseline(request, prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_load_baseline(load_outcome):
     """Baseline: 50 users, 10 minutes; its summary.json is the baseline of this release."""
-    _run_profile("baseline", request, prodcheck_stack, prodcheck_settings, prodcheck_evidence)
+    _judge(load_outcome)
 
 
 @pytest.mark.stress
 @pytest.mark.checklist("testing.stress")
-def test_load_stress(request, prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_load_stress(load_outcome):
     """Stress: 200 users, 15 minutes."""
-    _run_profile("stress", request, prodcheck_stack, prodcheck_settings, prodcheck_evidence)
+    _judge(load_outcome)
 
 
 @pytest.mark.spike
 @pytest.mark.checklist("testing.stress")
-def test_load_spike(request, prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_load_spike(load_outcome):
     """Spike: 500 users arriving within 5 s, held for 5 minutes."""
-    _run_profile("spike", request, prodcheck_stack, prodcheck_settings, prodcheck_evidence)
+    _judge(load_outcome)
 
 
 @pytest.mark.endurance
-def test_load_endurance(request, prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_load_endurance(load_outcome):
     """Endurance: 100 users for 60 minutes (leaks, pool exhaustion, slow degradation)."""
-    _run_profile("endurance", request, prodcheck_stack, prodcheck_settings, prodcheck_evidence)
+    _judge(load_outcome)

@@ -55,6 +55,7 @@ def test_failed_threshold_exits_1(tmp_path, capsys):
         (["load", "nightly"], "invalid choice"),
         (["load", "smoke", "--shape", "weekly"], "invalid choice"),
         (["load", "smoke", "--host", "ftp://x"], "expected http(s)://HOST[:PORT]"),
+        (["load", "smoke", "--host", "https://bob:s3cret@x"], "credentials in the load URL"),
         (["load", "smoke", "--target", "external"], "no target: pass --host"),
     ],
 )
@@ -64,7 +65,8 @@ def test_usage_errors_exit_2(argv, message, capsys, monkeypatch, tmp_path):
         sys.exit(main(argv))
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "s3cret" not in err
+    assert message in err.strip().splitlines()[-1]  # (argparse errors print usage above it)
 
 
 def test_unreachable_floor_in_config_exits_2(tmp_path, capsys, target):
@@ -87,7 +89,7 @@ def test_web_ui_binds_loopback_and_stops_on_ctrl_c(target, tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest_prodcheck.cli", "load", "smoke", "--web", "--web-port",
-         str(port), "--host", target.url, "--report-dir", str(tmp_path)],
+         str(port), "--host", target.url, "--report-dir", str(tmp_path), "--shape", "daily"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -105,6 +107,9 @@ def test_web_ui_binds_loopback_and_stops_on_ctrl_c(target, tmp_path):
         assert "locust" in body.lower()
         children = _children(proc.pid)
         assert children
+        argv = Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0")
+        files = argv[argv.index(b"-f") + 1].decode()
+        assert "locustfile.py" in files and "shape_daily.py" in files and "_hook.py" in files
         proc.send_signal(signal.SIGINT)
         assert proc.wait(15) == 0
         for pid in children:

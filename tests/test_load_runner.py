@@ -181,6 +181,46 @@ def test_timeout_kills_the_whole_process_group(tmp_path, good_target):
     assert _procs_mentioning(str(out)) == []
 
 
+STRAY = """
+import subprocess
+from locust import User, task, constant
+# a child in Locust's process group that ignores SIGTERM (a locustfile helper gone wrong)
+subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 300"])
+class Quiet(User):
+    wait_time = constant(0.2)
+    @task
+    def nothing(self):
+        pass
+"""
+
+HUNG = (
+    STRAY
+    + """
+    def on_start(self):
+        while True:  # blocks the gevent loop: Locust can no longer even handle SIGTERM
+            pass
+"""
+)
+
+
+@pytest.mark.parametrize("kind", ["hung", "stray"])
+def test_nothing_outlives_a_run(tmp_path, good_target, kind):
+    """A hung Locust is killed and reported; a stray child ignoring SIGTERM is killed as well."""
+    lf = tmp_path / f"{kind}.py"
+    lf.write_text(HUNG if kind == "hung" else STRAY)
+    out = tmp_path / "o"
+    spec = RunSpec(host=good_target.url, out_dir=out, users=1, spawn_rate=1, run_time_s=2,
+                   timeout_s=4 if kind == "hung" else None, locustfiles=(lf,))  # fmt: skip
+    started = time.monotonic()
+    if kind == "hung":
+        with pytest.raises(ToolError, match="exceeded its time bound of 4s and was killed"):
+            run_locust(spec)
+    else:
+        assert run_locust(spec).returncode == 0
+    assert time.monotonic() - started < 20
+    assert _procs_mentioning(str(out)) == []
+
+
 def test_workers_merge_into_the_master(tmp_path, good_target):
     spec = RunSpec(host=good_target.url, out_dir=tmp_path / "dist", users=6, spawn_rate=6,
                    run_time_s=3, workers=2, raw_timings=True, locust_config=FAST_THINK)  # fmt: skip
@@ -225,7 +265,21 @@ def test_broken_locustfile_is_a_tool_error(tmp_path, good_target):
 
 
 def test_locust_is_never_imported_into_pytest():
+    """This session, and a fresh interpreter importing every pytest-side load module."""
+    import subprocess
+
     assert "locust" not in sys.modules and "gevent" not in sys.modules
+    modules = ["pytest_prodcheck.plugin", "pytest_prodcheck.commands.load"] + [
+        f"pytest_prodcheck.load.{m}"
+        for m in ("api", "journey", "profiles", "report", "runner", "shapes", "stats", "thresholds")
+    ]
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "[]"
 
 
 def test_locustfile_runs_standalone_with_configured_paths(tmp_path, good_target):
@@ -247,3 +301,29 @@ def test_locustfile_runs_standalone_with_configured_paths(tmp_path, good_target)
     assert res.returncode == 0, res.stderr[-2000:]
     names = {e["name"] for e in json.loads((tmp_path / "out.json").read_text())}
     assert "/fast" in names and "/api/search" not in names
+
+
+def test_exclusive_load_waits_for_the_holder_and_says_so(tmp_path):
+    import threading
+
+    from pytest_prodcheck.load.runner import exclusive_load
+
+    lock = tmp_path / "load.lock"
+    said: list[str] = []
+    order: list[str] = []
+    with exclusive_load(lock, on_wait=said.append):
+        assert said == []  # free: no message
+        t = threading.Thread(target=lambda: _take(lock, said, order))
+        t.start()
+        time.sleep(0.3)
+        order.append("holder done")
+    t.join(5)
+    assert order == ["holder done", "second run"]
+    assert len(said) == 1 and "waiting for another load run" in said[0] and str(lock) in said[0]
+
+
+def _take(lock: Path, said: list[str], order: list[str]) -> None:
+    from pytest_prodcheck.load.runner import exclusive_load
+
+    with exclusive_load(lock, on_wait=said.append):
+        order.append("second run")

@@ -50,7 +50,24 @@ def test_failing_target_fails_with_k6_style_lines(tmp_path):
         res = _pytest(tmp_path, bad.url, "-m", "smoke and load")
     assert res.returncode == 1
     assert "load thresholds failed" in res.stdout and "error rate < 1%:" in res.stdout
-    assert "✗" in res.stdout
+    assert "✗" in res.stdout and "1 failed" in res.stdout
+    assert _item(tmp_path, "testing.smoke")["status"] == "failed"
+
+
+def test_a_run_that_cannot_judge_the_site_is_an_error_not_a_failure(tmp_path):
+    """Unreachable target (or Locust crashed, hung and killed, generator saturated): ERROR."""
+    res = _pytest(tmp_path, "http://127.0.0.1:9", "-m", "smoke and load")
+    assert res.returncode == 1 and "1 error" in res.stdout, res.stdout[-3000:]
+    assert "unreachable" in res.stdout
+    item = _item(tmp_path, "testing.smoke")
+    assert item["status"] == "error"
+    run = next(e for e in item["evidence"] if e["name"] == "load.run")
+    assert run["status"] == "error" and "unreachable" in run["message"]
+
+
+def _item(tmp_path: Path, item_id: str) -> dict:
+    report = json.loads((tmp_path / "reports" / "checklist.json").read_text())
+    return next(i for i in report["items"] if i["id"] == item_id)
 
 
 def test_profiles_never_overlap_under_xdist(target, tmp_path):
@@ -81,3 +98,13 @@ def test_markers_and_links():
     assert links["smoke"] == {"testing.smoke"}
     assert links["baseline"] == {"testing.baseline-load", "predeploy.load-baseline"}
     assert links["stress"] == {"testing.stress"}
+
+
+@pytest.mark.parametrize("plugin", ["-p no:xdist", ""])
+def test_collects_under_strict_markers_with_or_without_xdist(plugin):
+    """``-p no:xdist --strict-markers`` used to be a collection error ('xdist_group' not found)."""
+    cmd = [sys.executable, "-m", "pytest", str(ROOT / "suites" / "test_load.py"), "--collect-only",
+           "-q", "--strict-markers", "-p", "no:cacheprovider", *plugin.split()]  # fmt: skip
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "5 tests collected" in res.stdout

@@ -150,8 +150,10 @@ def test_validity_under_a_saturated_generator():
     errs = t.evaluate(_stats(_api_products=([100.0] * 100, 50), _api_ai_x=([200.0] * 10, 0)))
     healthy, cpu_bound, laggy = _health(0.2, 5, 20), _health(0.97, 300, 600), _health(0.3, 150, 250)
     assert judge_validity(healthy, slow) == (True, "")
-    # saturation only makes the target look worse: a pass is still a pass
-    assert judge_validity(cpu_bound, ok)[0] is True
+    # a pass under a saturated generator proves nothing: the target got less load than asked
+    valid, why = judge_validity(cpu_bound, ok)
+    assert not valid and "saturated" in why and "less load" in why
+    assert judge_validity(laggy, ok)[0] is False
     # a CPU-bound generator could explain any failure: invalid
     valid, why = judge_validity(cpu_bound, slow)
     assert not valid and "saturated" in why and "97%" in why

@@ -32,11 +32,16 @@ from typing import Any
 
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
 from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.load.api import execute, plan_load, run_dir, target_from_endpoints
+from pytest_prodcheck.load.api import (
+    LoadPlan,
+    execute,
+    plan_load,
+    run_dir,
+    target_from_endpoints,
+)
 from pytest_prodcheck.load.profiles import PROFILES
 from pytest_prodcheck.load.runner import (
-    HOOKFILE,
-    LOCUSTFILE,
+    _base_cmd,
     _install_sigterm,
     _pdeathsig,
     check_reachable,
@@ -117,28 +122,30 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     with contextlib.ExitStack() as stack:
         host, header, ca = _target(args, settings, stack)
+        plan = plan_load(  # everything validated before anything starts
+            settings,
+            args.profile,
+            host=host,
+            host_header=header,
+            ca_bundle=ca,
+            shape=args.shape,
+            duration_s=None if args.web else args.duration,
+            users=args.users,
+            spawn_rate=args.spawn_rate,
+            workers=None if args.web else args.workers,
+            report_dir=args.report_dir,
+            out_dir=run_dir(args.report_dir or settings.report_dir or "reports", "web")
+            if args.web
+            else None,
+        )
         check_reachable(host)
         if args.web:
-            return _run_web(args, settings, host, header, ca)
-        return _run_headless(args, settings, host, header, ca)
+            return _run_web(args, plan)
+        return _run_headless(args, plan)
 
 
-def _run_headless(
-    args: argparse.Namespace, settings: Any, host: str, header: str | None, ca: str | None
-) -> int:
-    plan = plan_load(
-        settings,
-        args.profile,
-        host=host,
-        host_header=header,
-        ca_bundle=ca,
-        shape=args.shape,
-        duration_s=args.duration,
-        users=args.users,
-        spawn_rate=args.spawn_rate,
-        workers=args.workers,
-        report_dir=args.report_dir,
-    )
+def _run_headless(args: argparse.Namespace, plan: LoadPlan) -> int:
+    host = plan.spec.host
     total = plan.spec.run_length_s()
     print(
         f"load {plan.name}: {plan.profile.users if not plan.spec.shape else 'shape'} users, "
@@ -160,27 +167,15 @@ def _run_headless(
     return 0 if outcome.ok else 1
 
 
-def _run_web(
-    args: argparse.Namespace, settings: Any, host: str, header: str | None, ca: str | None
-) -> int:
+def _run_web(args: argparse.Namespace, plan: LoadPlan) -> int:
     """Locust's web UI on the bundled locustfile, bound to 127.0.0.1; Ctrl-C stops it."""
-    plan = plan_load(
-        settings,
-        args.profile,
-        host=host,
-        host_header=header,
-        ca_bundle=ca,
-        users=args.users,
-        spawn_rate=args.spawn_rate,
-        report_dir=args.report_dir,
-        out_dir=run_dir(args.report_dir or settings.report_dir or "reports", "web"),
-    )
+    host = plan.spec.host
     out: Path = plan.spec.out_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "locust-config.json").write_text(json.dumps(dict(plan.spec.locust_config)))
     port = args.web_port or free_port()
     argv = [
-        sys.executable, "-m", "locust", "-f", f"{LOCUSTFILE},{HOOKFILE}",  # 1 ms percentiles
+        *_base_cmd(plan.spec),  # locustfile (+ shape file) + hook: 1 ms percentiles
         "--web-host", "127.0.0.1", "--web-port", str(port), "--host", host,
         "-u", str(plan.profile.users), "-r", f"{plan.profile.spawn_rate:g}",
         "--html", str(out / "locust.html"), "--csv", str(out / "locust"),

@@ -48,7 +48,7 @@ class LoadOutcome:
 
     @property
     def valid(self) -> bool:
-        """False when a saturated generator could explain a failed threshold (see ``judge_validity``)."""
+        """False when the generator was saturated, unless a failure is clearly the target's."""
         return judge_validity(self.run.health, self.verdicts)[0]
 
     @property
@@ -72,18 +72,19 @@ class LoadOutcome:
 def judge_validity(health: GeneratorHealth, verdicts: tuple[Verdict, ...]) -> tuple[bool, str]:
     """Can these verdicts be trusted given the generator's health? ``(valid, reason)``.
 
-    A saturated generator only makes the target look worse (later timestamps, fewer requests), so
-    a run that passes every threshold stays valid. When some threshold failed: with a CPU-bound
-    generator nothing can be blamed on the target (invalid); with event-loop lag alone, the
-    latency added is at most the worst lag, so a percentile over its limit by more than that, or
-    an error-rate failure (HTTP errors come from the target), is still the target's.
+    A saturated generator is invalid evidence both ways: it adds its own queueing to the
+    latencies, and it sends fewer requests than the profile asks for, so a pass only shows the
+    target coped with *less* load than intended (invalid too). The one exception: with event-loop
+    lag alone (CPU not saturated) the latency added is at most the worst lag, so a percentile over
+    its limit by more than that, or an error-rate failure (HTTP errors come from the target), is
+    still the target's failure, and the run is valid (and failed).
     """
     if not health.saturated:
         return True, ""
     failed = [v for v in verdicts if not v.ok]
     if not failed:
-        return True, "generator saturated, but every threshold passed anyway: " + (
-            health.describe()
+        return False, health.describe() + (
+            "; every threshold passed, but under less load than the profile asks for"
         )
     cpu_bound = any(
         p.role != "master" and p.cpu_ratio >= health.max_cpu_ratio for p in health.processes

@@ -210,11 +210,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def check_reachable(host: str, timeout: float = 5.0) -> None:
-    """Raise :class:`TargetUnreachable` unless ``host`` (a base URL) accepts a TCP connection."""
+def _checked_url(host: str) -> Any:
+    """``urlsplit(host)`` of a plain http(s) base URL; :class:`ConfigError` otherwise."""
     parts = urlsplit(host)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--host {mask_text(host)!r}: expected http(s)://HOST[:PORT]")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"--host {mask_text(host)!r}: credentials in the load URL are not supported "
+            "(they would end up in Locust's command line and HTML report, and the journey "
+            "authenticates itself with the shop's own login)"
+        )
+    return parts
+
+
+def check_reachable(host: str, timeout: float = 5.0) -> None:
+    """Raise :class:`TargetUnreachable` unless ``host`` (a base URL) accepts a TCP connection."""
+    parts = _checked_url(host)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         with socket.create_connection((parts.hostname, port), timeout=timeout):
@@ -266,6 +278,7 @@ def _base_cmd(spec: RunSpec) -> list[str]:
 
 def build_commands(spec: RunSpec, master_port: int | None = None) -> list[list[str]]:
     """argv of the master/local process first, then one per worker."""
+    _checked_url(spec.host)
     out = spec.out_dir
     main = [
         *_base_cmd(spec),
@@ -331,37 +344,59 @@ class _Proc:
         self.rc: int | None = None
         self.cpu_s = 0.0
         self.wall_s = 0.0
+        self.exited_at: float | None = None
 
     def poll(self) -> bool:
-        if self.rc is not None:
+        """Has it exited? Does NOT reap it: an unreaped leader pins the group id (see reap)."""
+        if self.exited_at is not None:
             return True
         try:
-            pid, status, ru = os.wait4(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            self.rc, self.wall_s = -1, time.monotonic() - self.start
-            return True
-        if pid == 0:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere
+            info, self.rc = None, -1
+        if info is None and self.rc is None:
             return False
+        self.exited_at = time.monotonic()
+        self.wall_s = self.exited_at - self.start
+        return True
+
+    def reap(self) -> None:
+        """Collect exit status and CPU time of an exited process (``poll()`` returned True)."""
+        if self.rc is not None:
+            return
+        try:
+            _pid, status, ru = os.wait4(self.pid, 0)
+        except ChildProcessError:
+            self.rc = -1
+            return
         self.rc = os.waitstatus_to_exitcode(status)
         self.popen.returncode = self.rc
         self.cpu_s = ru.ru_utime + ru.ru_stime
-        self.wall_s = time.monotonic() - self.start
-        return True
 
 
 def _terminate(procs: list[_Proc], pgid: int, grace: float) -> None:
-    """SIGTERM the group, reap our processes; SIGKILL whatever is left after ``grace``."""
+    """SIGTERM the group, SIGKILL it after ``grace``; then sweep and reap.
+
+    Anything else in the group (a child a locustfile started, a stuck worker) is SIGKILLed before
+    the leader is reaped: until then its zombie keeps the group id from being reused, so the
+    signal cannot reach an unrelated process group.
+    """
     try:
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             if all(p.poll() for p in procs):
-                return  # never signal a group whose members are all reaped (pgid reuse)
+                break
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, sig)
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                if all(p.poll() for p in procs):
-                    return
+            while time.monotonic() < deadline and not all(p.poll() for p in procs):
                 time.sleep(0.05)
+        leader = procs[0] if procs and procs[0].pid == pgid else None
+        if leader is not None and leader.poll() and leader.rc is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)  # stragglers; the zombie leader pins pgid
+        for p in procs:
+            if p.poll():
+                p.reap()
     finally:
         _LIVE_GROUPS.discard(pgid)
 
@@ -438,7 +473,7 @@ def _wait(
         if all(done):
             return
         now = time.monotonic()
-        if main.rc is not None:
+        if main.exited_at is not None:
             master_done_at = master_done_at or now
             if now - master_done_at > 15:
                 return  # leftover workers are killed by the caller
@@ -533,13 +568,16 @@ LOCK_PATH = Path("/tmp/prodcheck-load.lock")
 
 
 @contextlib.contextmanager
-def exclusive_load(lock_path: Path | None = None) -> Any:
+def exclusive_load(
+    lock_path: Path | None = None, on_wait: Callable[[str], None] | None = None
+) -> Any:
     """Hold a machine-wide lock so load runs never overlap (xdist workers, parallel sessions).
 
-    >>> with exclusive_load():      # doctest: +SKIP
+    >>> with exclusive_load(on_wait=print):      # doctest: +SKIP
     ...     run_locust(spec)
 
-    The lock file is ``$PRODCHECK_LOAD_LOCK`` or ``/tmp/prodcheck-load.lock``.
+    The lock file is ``$PRODCHECK_LOAD_LOCK`` or ``/tmp/prodcheck-load.lock``. If another run
+    holds it, ``on_wait`` is told so once, then the call blocks until that run ends.
     """
     import fcntl
 
@@ -547,7 +585,12 @@ def exclusive_load(lock_path: Path | None = None) -> Any:
 
     fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: any user can lock
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(f"waiting for another load run on this machine to finish ({lock_path})")
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock
