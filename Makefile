@@ -27,10 +27,14 @@ $(PY):
 bootstrap: ## install system packages (as root), create .venv, pip install -e '.[dev]'
 	scripts/bootstrap
 
-# pytest exit 5 = no test selected: a smoke run that checked nothing must fail loudly.
+# A smoke run that checked nothing must fail loudly: pytest exit 5 (no test selected) fails, and a
+# run that exits 0 must have written a fresh report that decided at least one item (the gate: an
+# all-skipped run exits 0 in pytest but verified nothing).
 smoke: $(PY) ## pytest -m smoke on the embedded stack; writes $(REPORT_DIR)/checklist.{json,md,html}
-	@rc=0; $(PYTEST) suites -m smoke --prodcheck-report-dir $(REPORT_DIR) $(PYTEST_ARGS) || rc=$$?; \
+	@rm -f $(REPORT_DIR)/checklist.json; rc=0; \
+	$(PYTEST) suites -m smoke --prodcheck-report-dir $(REPORT_DIR) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make smoke: FAILED: no test was selected by -m smoke, nothing was checked" >&2; exit 1; fi; \
+	if [ $$rc -eq 0 ]; then $(PY) -m pytest_prodcheck.report.gate $(REPORT_DIR) || exit 1; fi; \
 	exit $$rc
 
 test: $(PY) lint ## the project's own tests (lint first), $(TEST_WORKERS) xdist workers

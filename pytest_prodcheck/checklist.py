@@ -20,7 +20,8 @@ Status of an item (first rule that applies):
 3. a manual/skipped/not_run item with a valid attestation → ``manual`` (satisfied), or
    ``not_applicable`` when the attestation says ``applicable = false``;
 4. a valid waiver turns anything not satisfied into ``waived``; an expired waiver is ignored and
-   reported. Attestations older than ``[checklist] attestation_max_age_days`` are ignored.
+   reported. Attestations older than ``[checklist] attestation_max_age_days`` are ignored, and
+   so are attestations dated more than a day in the future (newest valid one wins).
 
 Verdict (over the items this run decided; the rest is reported as coverage): any failed or
 error item → ``NO-GO``; nothing decided at all → ``NO-GO``; any waiver needed →
@@ -33,8 +34,7 @@ import difflib
 import json
 import os
 import tempfile
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pytest_prodcheck.checklist_items import ITEMS, SECTION_TITLES, SECTIONS, Item, by_id, is_known
+from pytest_prodcheck.config import read_toml
 from pytest_prodcheck.errors import ConfigError
 from pytest_prodcheck.evidence import Evidence
 
@@ -81,6 +82,7 @@ ITEM_STATUSES: tuple[str, ...] = (
     "not_applicable",
 )
 VerdictValue = Literal["GO", "NO-GO", "GO-WITH-WAIVERS"]
+_CLOCK_SKEW = timedelta(days=1)  # attestations dated later than now + this are ignored
 
 
 def suggest(item_id: str) -> str:
@@ -197,18 +199,6 @@ class Verdict:
 # --- files ------------------------------------------------------------------------------------
 
 
-def _read(path: Path, what: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{what} file {path} not found: create it or drop the option") from None
-    except OSError as exc:
-        raise ConfigError(f"{what} file {path} cannot be read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-
-
 def _text(entry: Mapping[str, Any], key: str, where: str, required: bool = True) -> str:
     value = entry.get(key, "")
     if not isinstance(value, str) or (required and not value.strip()):
@@ -216,22 +206,19 @@ def _text(entry: Mapping[str, Any], key: str, where: str, required: bool = True)
     return value.strip()
 
 
-def _entries(data: Mapping[str, Any], table: str, path: Path) -> list[Mapping[str, Any]]:
+def _entries(
+    path: Path, table: str, allowed: set[str]
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """``(where, item id, entry)`` per ``[[table]]`` of ``path``, keys and item id validated."""
+    data = read_toml(path, f"{table}s")
     unknown = [k for k in data if k != table]
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}; entries go in [[{table}]] tables")
     entries = data.get(table, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"{path}: {table} must be an array of tables ([[{table}]])")
-    return entries
-
-
-def load_waivers(path: Path) -> list[Waiver]:
-    """Read ``[[waiver]]`` tables (item, justification, owner, expires = YYYY-MM-DD)."""
-    out: list[Waiver] = []
-    for n, entry in enumerate(_entries(_read(path, "waivers"), "waiver", path), start=1):
-        where = f"{path}: waiver #{n}"
-        allowed = {"item", "justification", "owner", "expires"}
+    for n, entry in enumerate(entries, start=1):
+        where = f"{path}: {table} #{n}"
         extra = sorted(set(entry) - allowed)
         if extra:
             raise ConfigError(
@@ -240,6 +227,15 @@ def load_waivers(path: Path) -> list[Waiver]:
         item = _text(entry, "item", where)
         if not is_known(item):
             raise ConfigError(unknown_id_message(item, where))
+        yield where, item, entry
+
+
+def load_waivers(path: Path) -> list[Waiver]:
+    """Read ``[[waiver]]`` tables (item, justification, owner, expires = YYYY-MM-DD)."""
+    out: list[Waiver] = []
+    for where, item, entry in _entries(
+        path, "waiver", {"item", "justification", "owner", "expires"}
+    ):
         expires = entry.get("expires")
         if isinstance(expires, str):
             try:
@@ -273,17 +269,8 @@ def _check_evidence_url(value: str, where: str) -> None:
 def load_attestations(path: Path) -> list[Attestation]:
     """Read ``[[attestation]]`` tables (item, by, at, evidence URL, note, applicable)."""
     out: list[Attestation] = []
-    for n, entry in enumerate(_entries(_read(path, "attestations"), "attestation", path), start=1):
-        where = f"{path}: attestation #{n}"
-        allowed = {"item", "by", "at", "evidence", "note", "applicable"}
-        extra = sorted(set(entry) - allowed)
-        if extra:
-            raise ConfigError(
-                f"{where}: unknown key {extra[0]!r}; allowed: {', '.join(sorted(allowed))}"
-            )
-        item = _text(entry, "item", where)
-        if not is_known(item):
-            raise ConfigError(unknown_id_message(item, where))
+    allowed = {"item", "by", "at", "evidence", "note", "applicable"}
+    for where, item, entry in _entries(path, "attestation", allowed):
         if by_id(item).automated:
             raise ConfigError(
                 f"{where}: {item} is automated (decided by its tests); attest only manual items, "
@@ -379,9 +366,9 @@ def resolve_items(
     waiver_by_id: dict[str, list[Waiver]] = {}
     for w in waivers:
         waiver_by_id.setdefault(w.item, []).append(w)
-    att_by_id: dict[str, Attestation] = {}
+    att_by_id: dict[str, list[Attestation]] = {}
     for a in sorted(attestations, key=lambda a: a.at):
-        att_by_id[a.item] = a
+        att_by_id.setdefault(a.item, []).append(a)
     max_age = timedelta(days=attestation_max_age_days)
     return [
         _resolve_one(
@@ -389,7 +376,7 @@ def resolve_items(
             tuple(tests_by_item.get(item.id, ())),
             tuple(evidence_by_item.get(item.id, ())),
             waiver_by_id.get(item.id, []),
-            att_by_id.get(item.id),
+            att_by_id.get(item.id, []),
             now,
             today,
             max_age,
@@ -403,12 +390,21 @@ def _resolve_one(
     tests: tuple[TestRecord, ...],
     evidence: tuple[Evidence, ...],
     waivers: list[Waiver],
-    att: Attestation | None,
+    atts: Sequence[Attestation],
     now: datetime,
     today: date,
     max_age: timedelta,
 ) -> ItemResult:
     notes: list[str] = []
+    att: Attestation | None = None  # the newest one not dated in the future
+    for a in atts:
+        if a.at - now > _CLOCK_SKEW:
+            notes.append(
+                f"attestation by {a.by} is dated {a.at.date().isoformat()}, in the future; "
+                "ignored (fix its date)"
+            )
+        else:
+            att = a
     status: ItemStatus
     decided_by: Literal["tests", "attestation", "waiver", "none"] = "none"
     satisfied = False

@@ -7,13 +7,15 @@
 Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)`` (adds its parser(s) and sets
 ``func=run``) and ``run(args) -> int``. Only the module of the command being run is imported
 (``--help`` imports them all). Exit codes: 0 ok, 1 a check failed, 2 usage/configuration error,
-3 unreachable target or tool failure, 130 interrupted.
+3 unreachable target or tool failure, 130 interrupted, 143 terminated. Every error is one line on
+stderr (``PRODCHECK_DEBUG=1`` re-raises unexpected exceptions with their traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -72,8 +74,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        """One line, exit 2: ``prodcheck attest: error: the following arguments are required: …``."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
@@ -123,6 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 143
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug or an unexpected failure: one line, exit 3
+        if os.environ.get("PRODCHECK_DEBUG"):
+            raise
+        print(
+            f"prodcheck: error: unexpected {type(exc).__name__}: {mask_text(str(exc))} "
+            "(set PRODCHECK_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,8 +11,9 @@
 Precedence is option (``overrides``) > file > default. String values in the file may use
 ``${VAR}`` (``$$`` is a literal ``$``) so secrets stay in the environment; a missing variable is a
 :class:`~pytest_prodcheck.errors.ConfigError` naming the key and the variable. Overrides use dotted
-keys for section values (``"load.workers"``); ``None`` overrides are ignored. Relative paths in the
-file are relative to the file's directory; relative paths from options stay relative to the cwd.
+keys for section values (``"load.workers"``, ``"load.profiles.smoke.run_time"``); ``None``
+overrides are ignored. Relative paths in the file are relative to the file's directory; relative
+paths from options stay relative to the cwd.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "find_config",
     "load_settings",
     "parse_duration",
+    "read_toml",
 ]
 
 DEFAULT_CONFIG_NAME = "prodcheck.toml"
@@ -302,7 +304,7 @@ def load_settings(
     file_data: dict[str, Any] = {}
     file_base: Path | None = None
     if path is not None:
-        file_data = _read_toml(path)
+        file_data = read_toml(path)
         file_base = path.resolve().parent
         file_data = _expand(file_data, env, str(path), ())
     where_file = str(path) if path is not None else ""
@@ -328,7 +330,12 @@ def load_settings(
         if value is None:
             continue
         section, _, key = dotted.rpartition(".")
-        if section:
+        if section.startswith("load.profiles."):  # load.profiles.smoke.run_time=30
+            name = section.removeprefix("load.profiles.")
+            sections["load"]["profiles"] = _convert_profiles(
+                {name: {key: value}}, "option", sections["load"].get("profiles")
+            )
+        elif section:
             if section not in _SECTIONS:
                 raise ConfigError(
                     f"option {dotted}: unknown section [{section}]; allowed: {', '.join(_SECTIONS)}"
@@ -359,14 +366,15 @@ def load_settings(
     return Settings(**core, **built, config_path=str(path) if path is not None else None)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
+    """Parse a TOML file; ``ConfigError`` (one line) when it is missing, unreadable or invalid."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found: create it or drop the option") from None
+        raise ConfigError(f"{what} file {path} not found: create it or drop the option") from None
     except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+        raise ConfigError(f"{what} file {path} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
 
@@ -418,16 +426,19 @@ def _convert_section(
     out: dict[str, Any] = {}
     for key, value in values.items():
         if cls is LoadSettings and key == "profiles":
-            out[key] = _convert_profiles(value, where)
+            out[key] = _convert_profiles(value, where, None)
             continue
         out[key] = _convert_field(cls, key, value, where, base, prefix=section)
     return out
 
 
-def _convert_profiles(value: Any, where: str) -> Mapping[str, LoadProfile]:
+def _convert_profiles(
+    value: Any, where: str, base: Mapping[str, LoadProfile] | None
+) -> Mapping[str, LoadProfile]:
+    """``base`` (default: the guide's profiles) updated by ``value``, a table of profile tables."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: [load.profiles] must be a table of profiles")
-    profiles = dict(DEFAULT_PROFILES)
+    profiles = dict(DEFAULT_PROFILES if base is None else base)
     allowed = [f.name for f in dataclasses.fields(LoadProfile)]
     for name, raw in value.items():
         if not isinstance(raw, dict):
@@ -530,6 +541,8 @@ def _convert_field(
             raise ConfigError(f"{label} = {_show(value)}: expected a list of strings")
         result = tuple(items)
     else:
+        if where == "option" and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # --set release=123 / commit=1234567: TOML read a number
         if not isinstance(value, str):
             raise ConfigError(f"{label} = {_show(value)}: expected a string")
         result = value
@@ -562,7 +575,7 @@ def _check_url(value: str, label: str) -> None:
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise ConfigError(f"{label} = {value!r}: invalid port in URL") from None
+        raise ConfigError(f"{label} = {mask_dsn(value)!r}: invalid port in URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{label} = {mask_dsn(value)!r}: expected an http:// or https:// URL with a host, "

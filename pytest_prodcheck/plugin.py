@@ -21,6 +21,7 @@ Under pytest-xdist each worker attaches the test's checklist ids and evidence to
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -172,6 +174,8 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
 SETTINGS_KEY = pytest.StashKey[Settings]()
 EVIDENCE_KEY = pytest.StashKey[EvidenceRecorder]()
 REPORTER_KEY = pytest.StashKey["ChecklistReporter"]()
+SITE_URL_KEY = pytest.StashKey[str]()  # the site URL the stack of this process serves
+SECRETS_KEY = pytest.StashKey[list[str]]()  # settings' secrets + the stack's (grows at start)
 _PROP = "prodcheck"
 
 
@@ -207,6 +211,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"prodcheck: {mask_text(str(exc))}") from None
     config.stash[SETTINGS_KEY] = settings
+    config.stash[SECRETS_KEY] = settings.secrets()
     is_worker = hasattr(config, "workerinput")
     if not is_worker and not config.option.collectonly:
         try:
@@ -313,11 +318,27 @@ def pytest_runtest_makereport(
         recorder = item.stash.get(EVIDENCE_KEY, None)
         if rep.when == "teardown" and recorder is not None:
             payload["evidence"] = [e.to_dict() for e in recorder.records]
+        site_url = item.config.stash.get(SITE_URL_KEY, None)
+        if rep.when == "teardown" and site_url:
+            payload["site_url"] = site_url  # under xdist only the workers know it
         rep.user_properties.append((_PROP, json.dumps(payload)))
     return rep
 
 
 # --- fixtures ------------------------------------------------------------------------------------
+
+
+def _endpoint_secrets(ep: Endpoints) -> list[str]:
+    """Passwords in the stack's DSNs and its S3 secret key (the local stack generates them)."""
+    out: list[str] = []
+    for f in dataclasses.fields(ep):
+        value = getattr(ep, f.name)
+        password = urlsplit(value).password if f.name.endswith("_dsn") and value else None
+        if password:
+            out.append(password)
+    if ep.s3 is not None and ep.s3.secret_access_key:
+        out.append(ep.s3.secret_access_key)
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -327,7 +348,9 @@ def prodcheck_settings(request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def prodcheck_stack(prodcheck_settings: Settings) -> Iterator[Endpoints]:
+def prodcheck_stack(
+    request: pytest.FixtureRequest, prodcheck_settings: Settings
+) -> Iterator[Endpoints]:
     """The target's endpoints; starts (and always stops) the embedded stack for ``local``."""
     try:
         from pytest_prodcheck.stack.provider import open_stack
@@ -347,15 +370,18 @@ def prodcheck_stack(prodcheck_settings: Settings) -> Iterator[Endpoints]:
                 f"prodcheck: {mask_text(str(exc), extra=prodcheck_settings.secrets())}",
                 pytrace=False,
             )
+        secrets = request.config.stash[SECRETS_KEY]
+        secrets.extend(_endpoint_secrets(endpoints))  # evidence recorders see them from now on
+        if endpoints.site_url:  # the report header names what was checked
+            request.config.stash[SITE_URL_KEY] = mask_text(endpoints.site_url, extra=secrets)
         yield endpoints
 
 
 @pytest.fixture
-def prodcheck_evidence(
-    request: pytest.FixtureRequest, prodcheck_settings: Settings
-) -> EvidenceRecorder:
+def prodcheck_evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
     """Record measurements: ``.record(name, observed, expected, passed)``, ``.check(result)``."""
-    recorder = EvidenceRecorder(source=request.node.nodeid, secrets=prodcheck_settings.secrets())
+    secrets: list[str] = request.config.stash[SECRETS_KEY]  # grows when the stack starts
+    recorder = EvidenceRecorder(source=request.node.nodeid, secrets=secrets)
     request.node.stash[EVIDENCE_KEY] = recorder
     return recorder
 
@@ -380,6 +406,8 @@ class _TestState:
             return "error"
         if "skipped" in (self.setup, self.call):
             return "skipped"
+        if self.call != "passed":  # interrupted between setup and call: never a pass
+            return "error"
         return "passed"
 
 
@@ -415,6 +443,8 @@ class ChecklistReporter:
         self.forced = forced
         self.started = datetime.now(UTC)
         self.tests: dict[str, _TestState] = {}
+        self.site_urls: dict[str, None] = {}  # ordered set: one per xdist worker's stack
+        self.secrets = config.stash[SECRETS_KEY]  # same list the stack fixture extends
         self.linked_collected = False
         self.written: list[Path] = []
         self.summary = ""
@@ -427,20 +457,27 @@ class ChecklistReporter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.tests.setdefault(report.nodeid, _TestState())
         for name, value in report.user_properties:
-            if name != _PROP:
+            if name != _PROP or not isinstance(value, str):
                 continue
-            if not isinstance(value, str):
+            try:
+                data: dict[str, Any] = json.loads(value)
+            except ValueError:
+                continue  # someone else's "prodcheck" property
+            if not isinstance(data, dict):
                 continue
-            data: dict[str, Any] = json.loads(value)
             state.ids = tuple(data.get("checklist", state.ids))
             state.evidence.extend(Evidence.from_dict(e) for e in data.get("evidence", []))
+            if data.get("site_url"):
+                self.site_urls[str(data["site_url"])] = None
         outcome = report.outcome
         if report.when == "call" and hasattr(report, "wasxfail"):
             outcome = "skipped" if report.skipped else "passed"
-        setattr(state, report.when, outcome)
+        # xdist reports a crashed worker's test with when="???": count it as the call
+        phase = report.when if report.when in ("setup", "teardown") else "call"
+        setattr(state, phase, outcome)
         state.duration += report.duration
         if outcome in ("failed", "skipped") and not state.message:
-            state.message = mask_text(_short_message(report), extra=self.settings.secrets())
+            state.message = mask_text(_short_message(report), extra=self.secrets)
 
     def _build(self, finished: datetime) -> Any:
         from pytest_prodcheck.report import RunMeta, build_report
@@ -448,19 +485,26 @@ class ChecklistReporter:
         tests_by_item: dict[str, list[TestRecord]] = {}
         evidence_by_item: dict[str, list[Evidence]] = {}
         for nodeid, state in self.tests.items():
-            record = TestRecord(nodeid, state.outcome(), state.duration, state.message)  # type: ignore[arg-type]
+            message = state.message
+            if not message and state.setup == "passed" and not state.call:
+                message = "interrupted: the test did not run to completion"
+            record = TestRecord(nodeid, state.outcome(), state.duration, message)  # type: ignore[arg-type]
             for item_id in state.ids:
                 tests_by_item.setdefault(item_id, []).append(record)
                 evidence_by_item.setdefault(item_id, []).extend(state.evidence)
-        secrets = self.settings.secrets()
+        secrets = self.secrets
 
         def mask(text: str | None) -> str | None:
             return mask_text(text, extra=secrets) if text else text
 
         args = [str(a) for a in self.config.invocation_params.args]
+        own_site = self.config.stash.get(SITE_URL_KEY, None)  # no xdist: the stack ran here
+        if own_site:
+            self.site_urls.setdefault(own_site, None)
+        target_url = self.settings.url or ", ".join(self.site_urls) or None
         meta = RunMeta(
             target=self.settings.target,
-            target_url=mask(self.settings.url),
+            target_url=mask(target_url),
             started_utc=self.started,
             finished_utc=finished,
             command_line=mask_text(shlex.join(["pytest", *args]), extra=secrets),
@@ -495,9 +539,12 @@ class ChecklistReporter:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
         cov = report.verdict.coverage
+        target = report.meta.target + (
+            f" {report.meta.target_url}" if report.meta.target_url else ""
+        )
         self.summary = (
             f"verdict {report.verdict.value} over {cov.decided}/{cov.total} checklist items "
-            f"decided ({cov.unverified} not verified); "
+            f"decided ({cov.unverified} not verified) on {target}; "
             f"report: {directory}/checklist.{{json,md,html}}"
         )
 

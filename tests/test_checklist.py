@@ -130,6 +130,19 @@ def test_newest_attestation_wins() -> None:
     assert resolve(attestations=[new, old])["security.firewall"].status == "manual"
 
 
+def test_future_attestation_is_ignored_and_does_not_shadow_a_valid_one() -> None:
+    valid = att(days_ago=5, applicable=False)
+    future = att(days_ago=-30)
+    r = resolve(attestations=[valid, future])["security.firewall"]
+    assert (r.status, r.attestation) == ("not_applicable", valid)
+    assert any("in the future; ignored" in n for n in r.notes)
+    alone = resolve(attestations=[future])["security.firewall"]
+    assert (alone.status, alone.satisfied, alone.decided) == ("manual", False, False)
+    # a few hours of clock skew is tolerated
+    skewed = Attestation("security.firewall", "Jane", NOW + timedelta(hours=12), "https://t/1")
+    assert resolve(attestations=[skewed])["security.firewall"].satisfied
+
+
 def test_tests_supersede_attestation_for_host_checks() -> None:
     r = resolve({"security.firewall": [t("failed")]}, attestations=[att()])["security.firewall"]
     assert r.status == "failed"

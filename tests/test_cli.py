@@ -221,3 +221,62 @@ def test_sigterm_unwinds_and_exits_143(project: Path) -> None:
     )
     assert proc.returncode == 143
     assert "cleaned up" in proc.stdout and "prodcheck: terminated" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["checklist", "--bogus"], ["attest"], ["attest", "security.firewall", "--by", "J"]],
+)
+def test_argument_errors_are_one_line_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "--help" in err, err
+
+
+def test_unexpected_exception_is_one_line_exit_3(
+    monkeypatch: pytest.MonkeyPatch, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_prodcheck.commands import checklist as command
+
+    def boom(args: object) -> int:
+        raise PermissionError(13, "Permission denied: postgresql://app:hunter22@h/db")
+
+    monkeypatch.setattr(command, "run", boom)
+    monkeypatch.delenv("PRODCHECK_DEBUG", raising=False)
+    assert cli.main(["checklist"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("prodcheck: error: unexpected PermissionError: ")
+    assert err.count("\n") == 1 and "hunter22" not in err and "Traceback" not in err
+    monkeypatch.setenv("PRODCHECK_DEBUG", "1")
+    with pytest.raises(PermissionError):
+        cli.main(["checklist"])
+
+
+@pytest.mark.parametrize(
+    ("toml", "fragment"),
+    [
+        ("colour = 1\n", "unknown key colour"),
+        ("[tls]\nmin_days = 'x'\n", "[tls] min_days = 'x': expected an integer"),
+        ("[database]\ndsn = 'mysql://app:hunter22@h/db'\n", "[database] dsn"),
+        ("url = 'ftp://shop'\n", "url = 'ftp://shop'"),
+        ("[pgbouncer]\ndsn = 'postgresql://a:${NOPE_PW}@h/db'\n", "NOPE_PW"),
+        ("url = \n", "not valid TOML"),
+    ],
+)
+def test_every_bad_config_class_is_one_line_exit_2(
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    toml: str,
+    fragment: str,
+) -> None:
+    monkeypatch.delenv("NOPE_PW", raising=False)
+    (project / "prodcheck.toml").write_text(toml, encoding="utf-8")
+    assert cli.main(["checklist", "--no-collect"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prodcheck: error: ") and err.count("\n") == 1, err
+    assert fragment in err and "hunter22" not in err

@@ -192,3 +192,23 @@ def test_settings_are_frozen() -> None:
 def test_repr_never_shows_dsn_passwords() -> None:
     s = load_settings(None, {"database.dsn": "postgresql://app:hunter22@h:5432/db"}, {})
     assert "hunter22" not in repr(s)
+
+
+def test_numbers_from_options_are_accepted_for_text_settings() -> None:
+    # `prodcheck … --set release=123` parses the value as TOML, i.e. as a number
+    s = load_settings(None, {"release": 123, "commit": 1234567}, {})
+    assert (s.release, s.commit) == ("123", "1234567")
+    assert "expected a string" in error_of(None, {"release": True})
+
+
+def test_profile_values_from_options_keep_the_file_profiles(tmp_path: Path) -> None:
+    path = write(tmp_path, "[load.profiles.smoke]\nusers = 4\n")
+    s = load_settings(path, {"load.profiles.smoke.run_time": "30s"}, {})
+    assert (s.load.profiles["smoke"].users, s.load.profiles["smoke"].run_time) == (4, 30)
+    assert "[load.profiles.smoke] users" in error_of(None, {"load.profiles.smoke.users": "x"})
+    assert "new profile" in error_of(None, {"load.profiles.flash.users": 3})
+
+
+def test_url_with_bad_port_masks_the_password() -> None:
+    msg = error_of(None, {"url": "https://app:hunter22@shop.example.com:99999"})
+    assert "invalid port" in msg and "hunter22" not in msg

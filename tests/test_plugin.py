@@ -8,20 +8,37 @@ import json
 import sys
 import types
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pytest_prodcheck.errors import TargetUnreachable
 from pytest_prodcheck.plugin import MARKERS, OPTIONS
 
-FAKE_STACK = """
-import pytest
-from pytest_prodcheck.stack.endpoints import Endpoints
 
-@pytest.fixture(scope="session")
-def prodcheck_stack():
-    return Endpoints(target="external")
+def fake_provider(endpoints: str) -> str:
+    """A conftest that makes the plugin's own ``prodcheck_stack`` yield ``endpoints`` (source)
+    instead of starting a stack; restored at unconfigure (pytester runs share our process)."""
+    return f"""
+import contextlib
+import pytest_prodcheck.stack.provider as provider
+from pytest_prodcheck.stack.endpoints import Endpoints, S3Endpoint
+
+real_open_stack = provider.open_stack
+
+@contextlib.contextmanager
+def fake_open_stack(settings):
+    yield {endpoints}
+
+def pytest_configure(config):
+    provider.open_stack = fake_open_stack
+
+def pytest_unconfigure(config):
+    provider.open_stack = real_open_stack
 """
+
+
+FAKE_STACK = fake_provider('Endpoints(target="local", site_url="https://shop.test:8443")')
 
 SUITE = """
 import pytest
@@ -205,6 +222,10 @@ def test_run_writes_report_with_statuses_and_evidence(suite: pytest.Pytester) ->
         "not nothing",
     )
     assert run["target"] == "local" and run["tests_run"] == 6
+    assert run["target_url"] == "https://shop.test:8443"  # the site the local stack served
+    assert "on local https://shop.test:8443" in result.stdout.str()
+    md = (suite.path / "reports" / "checklist.md").read_text(encoding="utf-8")
+    assert "- **Target:** local https://shop.test:8443" in md.splitlines()
     assert run["command_line"].startswith("pytest ") and "REL-7" in run["command_line"]
     assert report["verdict"] == "NO-GO"
     for name in ("checklist.md", "checklist.html"):
@@ -212,14 +233,17 @@ def test_run_writes_report_with_statuses_and_evidence(suite: pytest.Pytester) ->
 
 
 def test_waivers_and_attestations_from_options(suite: pytest.Pytester) -> None:
+    today = datetime.now(UTC).date()
     suite.makefile(
         ".toml",
         waivers='[[waiver]]\nitem = "performance.gzip"\njustification = "CDN gzips"\n'
         'owner = "ops"\nexpires = 2999-01-01\n'
         '[[waiver]]\nitem = "backups.test-script"\njustification = "old"\nowner = "ops"\n'
         "expires = 2000-01-01\n",
-        attest='[[attestation]]\nitem = "security.firewall"\nby = "Jane"\nat = 2999-01-01T00:00:00Z\n'
-        'evidence = "https://t/1"\n',
+        attest='[[attestation]]\nitem = "security.firewall"\nby = "Jane"\n'
+        f'at = {today - timedelta(days=3)}T00:00:00Z\nevidence = "https://t/1"\n'
+        '[[attestation]]\nitem = "security.fail2ban"\nby = "Joe"\nat = 2999-01-01T00:00:00Z\n'
+        'evidence = "https://t/2"\n',
     )
     suite.runpytest(
         "--prodcheck-waivers", "waivers.toml", "--prodcheck-attestations", "attest.toml"
@@ -232,6 +256,9 @@ def test_waivers_and_attestations_from_options(suite: pytest.Pytester) -> None:
     assert report["expired_waivers"][0]["item"] == "backups.test-script"
     assert items["security.firewall"]["status"] == "manual"
     assert items["security.firewall"]["attestation"]["by"] == "Jane"
+    fail2ban = items["security.fail2ban"]  # dated in the future: does not count
+    assert (fail2ban["status"], fail2ban["attestation"]) == ("manual", None)
+    assert "in the future; ignored" in fail2ban["notes"][0]
     assert report["verdict"] == "NO-GO"  # the error still blocks
 
 
@@ -316,6 +343,7 @@ def test_xdist_workers_merge_into_one_report(suite: pytest.Pytester) -> None:
     report = report_of(suite, "xd")
     items = items_of(report)
     assert report["run"]["workers"] == 2
+    assert report["run"]["target_url"] == "https://shop.test:8443"  # known only to workers
     assert report["run"]["tests_run"] == 6
     assert items["security.https-only"]["evidence"][0]["name"] == "tls.protocols"
     assert items["performance.gzip"]["status"] == "failed"
@@ -372,3 +400,111 @@ def test_stack_fixture_failure_is_one_line(
     result.assert_outcomes(errors=1)
     out = result.stdout.str()
     assert "prodcheck: cannot reach https://shop.example.com: connection refused" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "files", "fragment"),
+    [
+        ([], {"prodcheck": "url = \n"}, "not valid TOML"),
+        (["--prodcheck-target", "cloud"], {}, "target = 'cloud': expected one of local"),
+        (
+            ["--prodcheck-attestations", "att.toml"],
+            {"att": '[[attestation]]\nitem = "security.https-only"\n'},
+            "security.https-only is automated",
+        ),
+        (
+            ["--prodcheck-waivers", "w.toml"],
+            {"w": '[[waiver]]\nitem = "performance.cdn"\njustification = "x"\nowner = "o"\n'},
+            "expires must be a date",
+        ),
+        (
+            ["--prodcheck-url", "https://app:hunter22@shop.example.com:99999"],
+            {},
+            "invalid port",
+        ),
+    ],
+)
+def test_more_bad_input_is_one_line_usage_error(
+    pytester: pytest.Pytester, args: list[str], files: dict[str, str], fragment: str
+) -> None:
+    for name, text in files.items():
+        pytester.makefile(".toml", **{name: text})
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert fragment in err, err
+    assert "Traceback" not in err + result.stdout.str()
+    assert "hunter22" not in err + result.stdout.str()
+    assert len([ln for ln in err.splitlines() if ln.startswith("ERROR:")]) == 1
+
+
+def test_no_test_selected_exit_5_still_reports_no_go(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("-k", "no_such_test", "--prodcheck-report-dir", "r5")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    report = report_of(suite, "r5")
+    assert report["verdict"] == "NO-GO" and report["run"]["tests_run"] == 0
+    assert "no checklist item was decided" in report["verdict_reasons"][0]
+    assert {i["status"] for i in report["items"]} == {"not_run", "manual"}
+
+
+def test_interrupted_test_is_not_reported_as_passed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.checklist("security.cors")
+        def test_interrupted():
+            raise KeyboardInterrupt
+        """
+    )
+    result = pytester.runpytest_subprocess()  # in-process, the interrupt would reach us too
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    item = items_of(report_of(pytester))["security.cors"]
+    assert item["status"] == "error"
+    assert item["tests"][0]["message"].startswith("interrupted")
+
+
+def test_crashed_xdist_worker_is_not_reported_as_passed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os, pytest
+        @pytest.mark.checklist("security.cors")
+        def test_crash():
+            os._exit(1)
+        @pytest.mark.checklist("performance.gzip")
+        def test_ok():
+            pass
+        """
+    )
+    pytester.runpytest("-n", "2")
+    items = items_of(report_of(pytester))
+    assert items["security.cors"]["status"] == "failed"
+    assert items["performance.gzip"]["status"] == "passed"
+
+
+def test_stack_passwords_are_masked_in_evidence_and_messages(pytester: pytest.Pytester) -> None:
+    import pytest_prodcheck.stack.provider as provider
+
+    real = provider.open_stack
+    pytester.makeconftest(
+        fake_provider(
+            'Endpoints(target="local", '
+            'postgres_dsn="postgresql://app:stackpw123@127.0.0.1:5432/ecommerce", '
+            's3=S3Endpoint(bucket="b", secret_access_key="s3key456"))'
+        )
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.checklist("predeploy.strong-passwords")
+        def test_pw(prodcheck_evidence, prodcheck_stack):  # recorder made before the stack
+            prodcheck_evidence.record("pw", "stackpw123 and s3key456", passed=False)
+            assert False, {"password": "stackpw123"}
+        """
+    )
+    pytester.runpytest().assert_outcomes(failed=1)
+    for name in ("checklist.json", "checklist.md", "checklist.html"):
+        text = (pytester.path / "reports" / name).read_text(encoding="utf-8")
+        assert "stackpw123" not in text and "s3key456" not in text, name
+        assert "***" in text
+    assert provider.open_stack is real  # the fake does not outlive the inner run

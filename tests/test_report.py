@@ -126,7 +126,8 @@ def test_markdown_pastes_into_a_ticket(report: Report) -> None:
     gzip_row = next(ln for ln in lines if "`performance.gzip`" in ln)
     assert "failed: no \\| gzip" in gzip_row
     assert gzip_row.count(" | ") == 4  # pipes inside cells are escaped
-    assert "p(95): 312 ms (expected < 1000 ms) pass" in md
+    assert "p(95): 312 ms (expected < 1000 ms) pass" in md  # a bare "<" stays readable
+    assert "gzip &lt;b>" in md and "<b>" not in md  # a tag in evidence is not rendered as HTML
     assert "security.waf" in md and "Expired waivers" in md
 
 
@@ -175,7 +176,8 @@ def test_html_is_static_and_complete(report: Report) -> None:
     assert "gzip <b>" in text  # escaped, shown as text
     assert "<b>" not in page.replace("&lt;b&gt;", "")
     assert "p(95): 312 ms (expected < 1000 ms) pass" in text
-    assert "attested by Jane on 2026-11-28: https://t/OPS-1" in text
+    assert "attested by Jane on 2026-11-28: " in text
+    assert '<a href="https://t/OPS-1">https://t/OPS-1</a> — ufw' in page  # evidence is a link
     for title in SECTION_TITLES.values():
         assert title in text
     assert "REL-9" in text and "0123abcd" in text and "pytest -m smoke" in text

@@ -77,6 +77,8 @@ def collect_links(
             "-p",
             "no:cacheprovider",
             "-p",
+            "no:locust",  # its plugin imports locust, which monkey-patches with gevent
+            "-p",
             "pytest_prodcheck.commands.checklist",
             str(suites),
         ]

@@ -7,6 +7,7 @@ False
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from pytest_prodcheck.checklist import ITEM_STATUSES, SECTION_TITLES, SECTIONS
@@ -44,6 +45,15 @@ ul.ev{margin:0;padding-left:1.2em} code{font-size:13px}
 .legend span{display:inline-block;margin-right:1em}
 .sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
 """
+
+
+# an http(s) URL in already-escaped text: stops at whitespace and at escaped quotes / brackets
+_LINK = re.compile(r"https?://(?:(?!&(?:quot|lt|gt|#x27);)[^\s<>\"'])+(?<![.,;:)])")
+
+
+def _text(value: str) -> str:
+    """Escaped text with http(s) links made clickable (attestation evidence, runbooks)."""
+    return _LINK.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escape(value))
 
 
 def _status_badge(status: str, text: str) -> str:
@@ -136,7 +146,7 @@ def render_html(report: Report) -> str:
         for r in report.section_results(section):
             lines = decision_lines(r)
             evidence = (
-                '<ul class="ev">' + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>"
+                '<ul class="ev">' + "".join(f"<li>{_text(x)}</li>" for x in lines) + "</ul>"
                 if lines
                 else "—"
             )

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pytest_prodcheck.checklist import ITEM_STATUSES, SECTION_TITLES, SECTIONS
 from pytest_prodcheck.report._common import (
     STATUS_ICON,
@@ -19,9 +21,18 @@ from pytest_prodcheck.report._common import (
 )
 from pytest_prodcheck.report.model import Report
 
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # "<b>" would render as HTML; "< 1000 ms" stays as it is
+
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+    """Text safe inside a table cell: ``|`` escaped, HTML-like tags neutralised, lines joined."""
+    text = _TAG.sub("&lt;", text.replace("\\", "\\\\").replace("|", "\\|"))
+    return text.replace("\r", "").replace("\n", "<br>")
+
+
+def _code(text: str) -> str:
+    """An inline code span for a table cell (GFM honours ``\\|`` inside code in tables)."""
+    return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
 def render_markdown(report: Report) -> str:
@@ -58,7 +69,7 @@ def render_markdown(report: Report) -> str:
         for r in report.section_results(s):
             tests = (
                 "<br>".join(
-                    f"`{_cell(t.nodeid)}` {t.outcome}"
+                    f"{_code(t.nodeid)} {t.outcome}"
                     + (f": {_cell(t.message)}" if t.message else "")
                     for t in r.tests
                 )
