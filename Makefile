@@ -82,9 +82,10 @@ setup-auto-backup: $(PY) ## install the daily 2 AM backup and 3 AM certificate r
 	$(PRODCHECK) cron install --daily
 	$(PRODCHECK) cron install --job ssl-renew --custom "0 3 * * *"
 
-setup-ssl: $(PY) ## obtain certificates: make setup-ssl DOMAIN=example.com EMAIL=admin@example.com
+setup-ssl: $(PY) ## obtain certificates + daily 3 AM renewal: make setup-ssl DOMAIN=example.com EMAIL=admin@example.com [STAGING=1]
 	@test -n "$(DOMAIN)" -a -n "$(EMAIL)" || { echo "make setup-ssl: set DOMAIN=… EMAIL=…" >&2; exit 2; }
-	$(PRODCHECK) ssl issue "$(DOMAIN)" "$(EMAIL)"
+	$(PRODCHECK) ssl issue "$(DOMAIN)" "$(EMAIL)" $(if $(STAGING),--staging,)
+	$(PRODCHECK) cron install --job ssl-renew
 
 renew-ssl: $(PY) ## renew certificates that are due
 	$(PRODCHECK) ssl renew

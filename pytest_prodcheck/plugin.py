@@ -63,6 +63,8 @@ MARKERS: dict[str, str] = {
     "security": "area: security checks",
     "acme": "area: certificate issuance and renewal over ACME",
     "monitoring": "area: monitoring and alerting",
+    "xdist_group(name)": "pytest-xdist: tests of one group run on one worker (--dist loadgroup); "
+    "registered here too so load tests collect with -p no:xdist --strict-markers",
     "checklist(*item_ids)": (
         "link the test to production-checklist items (ids: `prodcheck checklist`)"
     ),
