@@ -3,7 +3,9 @@
     .venv/bin/python bench/stack_start.py [--runs 5] [--cold-runs 5] [--no-monitoring] [--json]
 
 *warm*: the PostgreSQL template is cached (the normal case); *cold*: a fresh template root, so
-the template is built (initdb + roles + shop migrate + seed) first. Reports the median and range of
+the template is built (initdb + roles + shop migrate + seed) first. Each start runs in a fresh
+interpreter (ready = importing the stack + ``start()``, what a pytest session or ``prodcheck stack
+up`` pays); ``--in-process`` repeats starts in one process instead (warm imports, lower numbers). Reports the median and range of
 ``LocalStack.start()`` (until everything answers) and of ``stop()``, plus the per-phase marks of
 the median warm run. Record results in ``bench/RESULTS-stack.md``.
 """
@@ -15,12 +17,47 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from pytest_prodcheck.stack import postgres
 from pytest_prodcheck.stack.local import LocalStack, LocalStackOptions
+
+_FRESH = """
+import json, sys, time
+t0 = time.perf_counter()
+from pytest_prodcheck.stack import postgres
+from pytest_prodcheck.stack.local import LocalStack, LocalStackOptions
+if sys.argv[2]:
+    postgres.TEMPLATE_ROOT = __import__("pathlib").Path(sys.argv[2])
+stack = LocalStack(LocalStackOptions(with_monitoring=sys.argv[1] == "1"))
+t1 = time.perf_counter()
+stack.start()
+t2 = time.perf_counter()
+stack.stop()
+t3 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "ready": t2 - t1, "stop": t3 - t2, "marks": stack.timings}))
+"""
+
+
+def _once_fresh(
+    options: LocalStackOptions, template_root: str = ""
+) -> tuple[float, float, dict[str, float]]:
+    """One start in a new interpreter (what a pytest session or ``stack up`` pays): the imports
+    of psycopg, cryptography, jinja2, … are not warm. Ready = import of the stack + start()."""
+    monitoring = "1" if options.with_monitoring else "0"
+    out = subprocess.run(
+        [sys.executable, "-c", _FRESH, monitoring, template_root],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    return data["import"] + data["ready"], data["stop"], data["marks"]
 
 
 def _once(options: LocalStackOptions) -> tuple[float, float, dict[str, float]]:
@@ -55,6 +92,11 @@ def main() -> int:
     parser.add_argument("--cold-runs", type=int, default=5, help="cold runs (default 5)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-monitoring", action="store_true", help="without Prometheus & co.")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="repeat starts in this process (warm imports: flatters the numbers)",
+    )
     args = parser.parse_args()
     options = LocalStackOptions(with_monitoring=not args.no_monitoring)
 
@@ -66,12 +108,14 @@ def main() -> int:
         root.chmod(0o755)
         postgres.TEMPLATE_ROOT = root
         try:
-            cold.append(_once(options))
+            cold.append(_once(options) if args.in_process else _once_fresh(options, str(root)))
         finally:
             postgres.TEMPLATE_ROOT = original_root
             shutil.rmtree(root, ignore_errors=True)
     _once(options)  # make sure the real template exists before timing warm starts
-    warm = [_once(options) for _ in range(args.runs)]
+    once = _once if args.in_process else _once_fresh
+    warm = [once(options) for _ in range(args.runs)]
+    results["mode"] = "in-process" if args.in_process else "fresh interpreter per start"
 
     if cold:
         results["cold_ready_s"] = _summary([r for r, _, _ in cold])

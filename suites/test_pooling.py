@@ -260,17 +260,18 @@ def _flush_stale_shop_connections(stack: Any) -> None:
 def test_pgbouncer_restart_loses_nothing(prodcheck_stack, prodcheck_evidence):
     """PgBouncer restarted mid-traffic: no committed transaction lost, every client recovers.
 
-    The restart is what ``systemctl restart pgbouncer`` does (SIGTERM the pid in the ini's
-    pidfile, start ``pgbouncer <ini>`` again); the embedded stack's own process handle is restarted
-    in place, so the stack still stops (and can reload) the new PgBouncer afterwards.
+    The restart is what ``systemctl restart pgbouncer`` does, through the stack's own handle
+    (``Endpoints.restart``), so the stack still stops (and can reload) the new PgBouncer.
     """
-    ini = prodcheck_stack.extras.get("pgbouncer_ini")
-    if prodcheck_stack.target != "local" or not ini:
+    if prodcheck_stack.target != "local":
         pytest.skip(
             "failover restarts PgBouncer, which prodcheck does only on the local target; "
             "on a real deployment rehearse it in a maintenance window and attest testing.failover"
         )
-    restart = pooling_failover.pidfile_restarter(ini)
+
+    def restart() -> None:
+        prodcheck_stack.restart("pgbouncer")
+
     try:
         result = pooling_failover.run_failover(
             prodcheck_stack.require(*PGB_DSN), prodcheck_stack.require(*PG_DSN), restart

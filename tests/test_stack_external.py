@@ -29,6 +29,10 @@ admin_dsn = "postgresql://pgb_admin:adm@db.example.com:6432/pgbouncer"
 
 [s3]
 bucket = "acme-backups"
+
+[monitoring]
+prometheus_url = "http://10.0.0.9:9090"
+uptime_url = "https://shop.example.com/health"
 """
 
 
@@ -50,6 +54,8 @@ def test_external_from_config_file(tmp_path: Path) -> None:
         assert ep.pgbouncer_dsn == "postgresql://app:pw1@db.example.com:6432/ecommerce"
         assert ep.s3 is not None and ep.s3.bucket == "acme-backups" and ep.s3.endpoint_url is None
         assert ep.ca_bundle is not None and ep.ca_bundle.endswith("ca.pem")
+        assert ep.prometheus_url == "http://10.0.0.9:9090" and ep.alertmanager_url is None
+        assert ep.uptime_url == "https://shop.example.com/health"
 
 
 def test_missing_values_stay_none_and_name_the_key(tmp_path: Path) -> None:
@@ -72,3 +78,31 @@ def test_unknown_target_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="use one of local, docker, external"), open_stack(Fake()):
         pass
+
+
+def test_plugin_skips_with_the_missing_key_and_imports_no_docker(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", prodcheck='url = "https://shop.example.com"\n')
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_needs_pgbouncer(prodcheck_stack):
+            prodcheck_stack.require("pgbouncer_dsn", key="[pgbouncer] dsn")
+
+        def test_restarts_pgbouncer(prodcheck_stack):
+            prodcheck_stack.restart("pgbouncer")
+
+        def test_site_is_there(prodcheck_stack):
+            assert prodcheck_stack.site_url == "https://shop.example.com"
+            assert "pytest_prodcheck.stack.containers" not in sys.modules
+            assert "pytest_prodcheck.stack.local" not in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:locust", "-rs")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*pgbouncer_dsn is not configured: set ?pgbouncer? dsn in prodcheck.toml*",
+            "*restarting pgbouncer needs a stack prodcheck runs itself (target local, not external)*",
+        ]
+    )

@@ -71,9 +71,15 @@ def test_postgres_direct_right_and_wrong_credentials(stack: tuple[LocalStack, En
         with psycopg.connect(dsn) as conn:  # type: ignore[arg-type]
             assert conn.execute("select 1").fetchone() == (1,)
     assert local.postgres is not None
-    wrong = ep.postgres_dsn.replace(local.postgres.app_password, "wrong")  # type: ignore[union-attr]
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(wrong, connect_timeout=5)
+    pg = local.postgres
+    for dsn, password in (
+        (ep.postgres_dsn, pg.app_password),
+        (ep.postgres_admin_dsn, pg.superuser_password),
+    ):
+        wrong = dsn.replace(password, "wrong")  # type: ignore[union-attr]
+        assert wrong != dsn
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(wrong, connect_timeout=5)
 
 
 def test_shop_data_is_seeded(stack: tuple[LocalStack, Endpoints]) -> None:
@@ -94,9 +100,15 @@ def test_pgbouncer_right_and_wrong_credentials(stack: tuple[LocalStack, Endpoint
         config = {r[0]: r[1] for r in conn.execute("SHOW CONFIG").fetchall()}
         assert config["pool_mode"] == "transaction" and config["max_client_conn"] == "1000"
     assert local.pgbouncer is not None
-    wrong = ep.pgbouncer_admin_dsn.replace(local.pgbouncer.admin_password, "x")  # type: ignore[union-attr]
-    with pytest.raises(psycopg.OperationalError, match="authentication failed"):
-        psycopg.connect(wrong, autocommit=True, connect_timeout=5)
+    pgb = local.pgbouncer
+    for dsn, password in (
+        (ep.pgbouncer_admin_dsn, pgb.admin_password),
+        (ep.pgbouncer_dsn, local.postgres.app_password if local.postgres else ""),
+    ):
+        wrong = dsn.replace(password, "x")  # type: ignore[union-attr]
+        assert wrong != dsn
+        with pytest.raises(psycopg.OperationalError, match="authentication failed"):
+            psycopg.connect(wrong, autocommit=True, connect_timeout=5)
 
 
 def test_site_through_nginx_needs_the_local_ca(stack: tuple[LocalStack, Endpoints]) -> None:
@@ -193,6 +205,32 @@ def test_monitoring_endpoints(stack: tuple[LocalStack, Endpoints]) -> None:
     assert ready.status_code == 200
 
 
+def test_restart_pgbouncer_keeps_its_address_and_handle(
+    stack: tuple[LocalStack, Endpoints],
+) -> None:
+    # last of the running-stack tests: the shop's pooled connections go stale after this
+    local, ep = stack
+    assert local.pgbouncer is not None
+    old = local.pgbouncer.process.pid
+    ep.restart("pgbouncer")
+    assert local.pgbouncer.process.alive and local.pgbouncer.process.pid != old
+    assert not Path(f"/proc/{old}").exists() or _starttime(old) is None
+    with psycopg.connect(ep.pgbouncer_dsn, prepare_threshold=None) as conn:  # type: ignore[arg-type]
+        assert conn.execute("select 1").fetchone() == (1,)
+    from pytest_prodcheck.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="restarts pgbouncer"):
+        ep.restart("nginx")
+
+
+def test_restart_elsewhere_is_a_missing_endpoint() -> None:
+    from pytest_prodcheck.stack.endpoints import MissingEndpoint
+
+    ep = Endpoints(target="external", site_url="https://shop.example.com")
+    with pytest.raises(MissingEndpoint, match="restarting pgbouncer needs a stack prodcheck runs"):
+        ep.restart("pgbouncer")
+
+
 # --- no leftovers -------------------------------------------------------------------------------
 
 
@@ -251,11 +289,33 @@ def _start_cli() -> tuple[subprocess.Popen[str], dict[str, object], dict[int, st
     return proc, json.loads(line), _descendants(proc.pid)
 
 
+def _assert_json_contract(data: dict[str, object]) -> None:
+    """DSNs full postgresql:// URLs with credentials, https site URL, HOST:PORT:ADDR resolve
+    entries, CA bundles as paths of PEM files."""
+    dsns = [k for k in data if k.endswith("_dsn")]
+    assert len(dsns) == 6, dsns
+    for key in dsns:
+        url = urlsplit(str(data[key]))
+        assert url.scheme == "postgresql" and url.username and url.password, key
+        assert url.hostname and url.port and url.path.strip("/"), key
+        with psycopg.connect(str(data[key]), autocommit=True, connect_timeout=5) as conn:
+            conn.execute("SHOW VERSION" if url.path == "/pgbouncer" else "select 1")
+    site = urlsplit(str(data["site_url"]))
+    assert site.scheme == "https" and site.hostname == data["apex"] and site.port
+    resolve = data["resolve"]
+    assert isinstance(resolve, list) and f"{data['apex']}:{site.port}:127.0.0.1" in resolve
+    for entry in resolve:
+        host, port, addr = str(entry).split(":")
+        assert host and port.isdigit() and socket.inet_aton(addr)
+    for key in ("ca_bundle", "acme_ca_bundle", "acme_roots"):
+        path = Path(str(data[key]))
+        assert path.is_absolute() and "BEGIN CERTIFICATE" in path.read_text(), key
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stack_up_json_then_signal_stops_everything(sig: int) -> None:
     proc, data, procs = _start_cli()
-    assert str(data["site_url"]).startswith("https://shop.test:")
-    assert str(data["pgbouncer_dsn"]).startswith("postgresql://app:")
+    _assert_json_contract(data)
     assert len(procs) >= 6, (
         procs
     )  # postgres (+ its workers), pgbouncer, shop, nginx (+worker), moto
@@ -310,18 +370,53 @@ def test_failed_start_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
     assert local.workdir is None
 
 
+def test_interrupt_while_the_template_is_copied_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C / SIGTERM right after start-up began: the PostgreSQL template copy runs in a thread
+    from pytest_prodcheck.stack import local as local_mod
+    from pytest_prodcheck.stack.s3 import S3Server
+
+    made: list[Path] = []
+    real = local_mod.make_tempdir
+
+    def spy(prefix: str) -> Path:
+        made.append(real(prefix))
+        return made[-1]
+
+    def interrupted(self: S3Server) -> None:
+        time.sleep(0.02)  # the copy (tens of ms at least) has started
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local_mod, "make_tempdir", spy)
+    monkeypatch.setattr(S3Server, "launch", interrupted)
+    before = set(_proc.running_processes())
+    local = LocalStack()
+    with pytest.raises(KeyboardInterrupt):
+        local.start()
+    assert local._prep is not None and not local._prep.is_alive()
+    assert set(_proc.running_processes()) == before
+    time.sleep(0.5)  # a copy still running would recreate the removed workdir by now
+    assert made and not made[0].exists()
+
+
 _INNER_TEST = """
 import pathlib, time
 
 def test_holds_the_stack(prodcheck_stack):
     pathlib.Path({marker!r}).write_text(prodcheck_stack.extras["workdir"])
-    time.sleep(120)
+    time.sleep({hold})
+    assert False, "a failing test"
 """
 
 
-def test_sigterm_to_pytest_stops_the_stack(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, None])
+def test_signal_or_failure_in_pytest_stops_the_stack(tmp_path: Path, sig: int | None) -> None:
+    """SIGTERM (CI cancelling a job), SIGINT (Ctrl-C) or a failing test (None) in a pytest run
+    holding the stack: nothing outlives it."""
     marker = tmp_path / "ready"
-    (tmp_path / "test_inner.py").write_text(_INNER_TEST.format(marker=str(marker)))
+    hold = 120 if sig else 1
+    (tmp_path / "test_inner.py").write_text(_INNER_TEST.format(marker=str(marker), hold=hold))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider", "-q"],
         cwd=tmp_path,
@@ -331,16 +426,17 @@ def test_sigterm_to_pytest_stops_the_stack(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 90
         while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
         assert marker.exists(), "the inner pytest never got its stack"
-        time.sleep(0.1)
         workdir = Path(marker.read_text())
         procs = _descendants(proc.pid)
         assert len(procs) >= 6
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        if sig:
+            proc.send_signal(sig)
+        rc = proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert sig or rc == 1  # the failing test failed, the session ended normally
     assert _survivors(procs) == []
     assert not workdir.exists()

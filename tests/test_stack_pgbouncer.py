@@ -156,3 +156,39 @@ def test_pgbouncer_gets_enough_file_descriptors(
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         remove_tempdir(work)
+
+
+def test_stop_also_stops_a_pgbouncer_started_elsewhere_from_our_ini(
+    stack: tuple[PostgresServer, PgBouncerServer],
+) -> None:
+    # e.g. restarted by pidfile by a tool that does not share our ManagedProcess handle
+    import os
+    import subprocess
+    import time
+
+    from pytest_prodcheck.stack._proc import wait_port
+    from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
+
+    _pg, pgb = stack
+    pgb.process.stop()
+    user = {} if pgb.account is None else {"user": pgb.account[0], "group": pgb.account[1]}
+    foreign = subprocess.Popen(
+        [PGBOUNCER_BIN, str(pgb.ini_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **user,  # type: ignore[call-overload]
+    )
+    try:
+        wait_port(pgb.host, pgb.port, 10)
+        assert int(pgb.pidfile.read_text().split()[0]) == foreign.pid
+        pgb.stop()
+        assert foreign.wait(5) is not None, "the foreign PgBouncer outlived stop()"
+    finally:
+        if foreign.poll() is None:
+            foreign.kill()
+            foreign.wait()
+    deadline = time.monotonic() + 5
+    while pgb.pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pgb.start()  # leave the module's stack running
+    assert os.getpgid(pgb.process.pid) == pgb.process.pid

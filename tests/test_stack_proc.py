@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -210,3 +212,23 @@ def test_first_use_from_a_thread_still_installs_handlers_later() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_reaper_sweeps_old_unrecorded_tempdirs_only() -> None:
+
+    base = _proc._temp_base()
+    old = time.time() - 2 * _proc.ORPHAN_AGE_S
+    orphan = Path(tempfile.mkdtemp(prefix="prodcheck-orphan-", dir=base))
+    (orphan / "data").mkdir()
+    young = Path(tempfile.mkdtemp(prefix="prodcheck-young-", dir=base))
+    recorded = make_tempdir("recorded-")
+    try:
+        for path in (orphan, recorded):
+            os.utime(path, (old, old))
+        reaped = reap_leftovers()
+        assert not orphan.exists() and any(str(orphan) in line for line in reaped)
+        assert young.is_dir() and recorded.is_dir()
+    finally:
+        for path in (orphan, young):
+            shutil.rmtree(path, ignore_errors=True)
+        remove_tempdir(recorded)

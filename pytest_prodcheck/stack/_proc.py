@@ -413,14 +413,14 @@ def _owner_alive(run_pid: int, owner_start: str | None) -> bool:
 
 
 def reap_leftovers() -> list[str]:
-    """Kill processes and remove temp dirs recorded by runs that died without cleaning up.
+    """Kill processes and remove temp dirs recorded by runs that died without cleaning up, and
+    our ``prodcheck-*`` temp dirs older than 10 minutes that no live run recorded.
 
     Returns one line per thing reaped. Runs once automatically on first use of this module.
     """
     reaped: list[str] = []
-    if not RUN_ROOT.is_dir():
-        return reaped
-    for run in RUN_ROOT.iterdir():
+    runs = list(RUN_ROOT.iterdir()) if RUN_ROOT.is_dir() else []
+    for run in runs:
         if not run.name.isdigit() or int(run.name) == os.getpid():
             continue
         owner_start = None
@@ -449,7 +449,38 @@ def reap_leftovers() -> list[str]:
                         shutil.rmtree(path, ignore_errors=True)
                         reaped.append(f"removed {path} of dead run {run.name}")
         shutil.rmtree(run, ignore_errors=True)
+    reaped += _sweep_unrecorded()
     return reaped
+
+
+ORPHAN_AGE_S = 600.0
+
+
+def _sweep_unrecorded(max_age_s: float = ORPHAN_AGE_S) -> list[str]:
+    """Remove our ``prodcheck-*`` dirs in the temp base that no live run has recorded.
+
+    They are what a run leaves when something wrote into its workdir after it was removed (or
+    when recording failed); on tmpfs they hold RAM. Dirs younger than ``max_age_s`` are left
+    alone (a run records its dir right after creating it, but not atomically).
+    """
+    with _lock:
+        recorded = {str(d) for d in _tempdirs}
+    with contextlib.suppress(OSError):
+        for entry in RUN_ROOT.glob("*/tempdir-*"):
+            with contextlib.suppress(OSError):
+                recorded.add(entry.read_text().strip())
+    removed: list[str] = []
+    now, uid = time.time(), os.geteuid()
+    for path in _temp_base().glob("prodcheck-*"):
+        with contextlib.suppress(OSError):
+            st = path.lstat()
+            if not path.is_dir() or path.is_symlink() or st.st_uid != uid:
+                continue
+            if now - st.st_mtime < max_age_s or str(path) in recorded:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(f"removed {path} (recorded by no live run)")
+    return removed
 
 
 # --------------------------------------------------------------------------------------------

@@ -263,4 +263,6 @@ class DockerStack:
                 access_key_id=DUMMY_KEY_ID,
                 secret_access_key=DUMMY_SECRET,
             ),
+            # the same shop as the local stack: prepare_threshold=None through PgBouncer
+            extras={"app_prepared_statements": "disabled"},
         )

@@ -14,6 +14,8 @@ mask them with :func:`pytest_prodcheck.secrets.mask_dsn` before printing.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +24,21 @@ from pytest_prodcheck.errors import ProdcheckError
 
 class MissingEndpoint(ProdcheckError):
     """A check needs an endpoint the target does not provide (tests skip with this reason)."""
+
+
+# Service controls of stacks prodcheck runs itself, keyed by ``extras["workdir"]`` (plain data
+# stays plain: ``to_json()`` never sees them). The local provider registers while it runs.
+_controls_lock = threading.Lock()
+_controls: dict[str, Callable[[str], None]] = {}
+
+
+def register_controls(key: str, restart: Callable[[str], None] | None) -> None:
+    """Register (or, with ``None``, drop) the restart handle of the running stack ``key``."""
+    with _controls_lock:
+        if restart is None:
+            _controls.pop(key, None)
+        else:
+            _controls[key] = restart
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,24 @@ class Endpoints:
         if value in (None, "", ()):
             raise MissingEndpoint(f"{name} is not configured: set {key} in prodcheck.toml")
         return value
+
+    def restart(self, service: str) -> None:
+        """Restart ``service`` of the running stack on the same address, as ``systemctl restart``
+        would (``"pgbouncer"``); returns once it accepts connections again.
+
+            >>> prodcheck_stack.restart("pgbouncer")     # the failover rehearsal
+
+        Only a stack prodcheck started itself can be restarted: elsewhere this raises
+        :class:`MissingEndpoint` (the test skips with the reason).
+        """
+        with _controls_lock:
+            control = _controls.get(self.extras.get("workdir", ""))
+        if control is None:
+            raise MissingEndpoint(
+                f"restarting {service} needs a stack prodcheck runs itself (target local, "
+                f"not {self.target}): rehearse it on the deployment in a maintenance window"
+            )
+        control(service)
 
     @property
     def names(self) -> tuple[str, ...]:

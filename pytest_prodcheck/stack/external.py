@@ -76,4 +76,7 @@ def external_endpoints(settings: Any, *, target: str = "external") -> Endpoints:
         acme_directory=_get(settings, "acme.directory"),
         acme_ca_bundle=str(acme_ca) if acme_ca else None,
         webroot=_get(settings, "acme.webroot"),
+        prometheus_url=_get(settings, "monitoring.prometheus_url"),
+        alertmanager_url=_get(settings, "monitoring.alertmanager_url"),
+        uptime_url=_get(settings, "monitoring.uptime_url"),
     )

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_prodcheck.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
 from pytest_prodcheck.secrets import mask_text
 from pytest_prodcheck.stack._proc import (
     ManagedProcess,
@@ -49,7 +49,7 @@ from pytest_prodcheck.stack._proc import (
     remove_tempdir,
 )
 from pytest_prodcheck.stack.certs import CertPaths, issue_leaf, make_ca, write_pem
-from pytest_prodcheck.stack.endpoints import Endpoints
+from pytest_prodcheck.stack.endpoints import Endpoints, register_controls
 from pytest_prodcheck.stack.nginx import NginxOptions, NginxServer
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
@@ -96,6 +96,11 @@ def _shop_available() -> bool:
     return (SHOP_DIR / "__main__.py").exists()
 
 
+def _unregister(stack: LocalStack) -> None:
+    if stack.endpoints is not None:
+        register_controls(stack.endpoints.extras["workdir"], None)
+
+
 class LocalStack:
     """Start everything (in parallel where possible); :meth:`stop` stops everything.
 
@@ -117,6 +122,7 @@ class LocalStack:
         self.cert_paths: CertPaths | None = None
         self.endpoints: Endpoints | None = None
         self.timings: dict[str, float] = {}
+        self._prep: threading.Thread | None = None
 
     # -- public ------------------------------------------------------------------------------------
     def __enter__(self) -> Endpoints:
@@ -134,10 +140,27 @@ class LocalStack:
             self.stop()
             raise
         self.timings["total"] = time.perf_counter() - t0
+        register_controls(self.endpoints.extras["workdir"], self.restart)
         return self.endpoints
+
+    def restart(self, service: str, timeout: float = 10.0) -> None:
+        """Restart ``service`` on the same address and config; :attr:`pgbouncer` etc. stay the
+        live handles (``Endpoints.restart`` calls this). Services: ``"pgbouncer"``."""
+        if service != "pgbouncer":
+            raise ConfigError(f"cannot restart {service!r}: the local stack restarts pgbouncer")
+        if self.pgbouncer is None:
+            raise ToolError("PgBouncer is not part of this stack")
+        self.pgbouncer.restart(timeout=timeout)
 
     def stop(self) -> None:
         """Stop everything (reverse order) and remove the temp dir; safe to call twice."""
+        _unregister(self)
+        if self._prep is not None and self._prep.is_alive():
+            # interrupted while the template is copied: kill the copy and wait for the thread,
+            # or it keeps writing into the workdir removed below (leaking it on tmpfs)
+            if self.postgres is not None:
+                self.postgres.cancel_prepare()
+            self._prep.join(self.options.timeout)
         if self.shop is not None:
             self.shop.stop(signal.SIGTERM, timeout=3)
         for service in (self.monitoring, self.nginx, self.pgbouncer, self.pebble, self.s3):
@@ -183,7 +206,9 @@ class LocalStack:
             except BaseException as exc:
                 prep_error.append(exc)
 
-        prep = threading.Thread(target=prepare, name="prodcheck-pg-prepare", daemon=True)
+        prep = self._prep = threading.Thread(
+            target=prepare, name="prodcheck-pg-prepare", daemon=True
+        )
         prep.start()
 
         # 2. S3 (python start-up is the slowest): launch now, wait later
@@ -400,6 +425,9 @@ class LocalStack:
             "shop_url": f"http://{INTERNAL_HOST}:{self.shop_port}",
             "internal_host": INTERNAL_HOST,
             "app_database_url": pgb.dsn("ecommerce"),
+            # the shop (shop/db.py) and prodcheck's own clients connect with
+            # prepare_threshold=None: no server-side prepared statements through PgBouncer 1.18
+            "app_prepared_statements": "disabled",
             "env_file": str(self._write_env_file()),
             "nginx_status_url": f"http://{o.status_listen}/nginx_status",
             "workdir": str(self.workdir),

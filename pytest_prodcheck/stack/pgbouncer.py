@@ -211,7 +211,7 @@ class PgBouncerServer:
             server_port=self.pg.port,
             listen_port=self.port,
             auth_file=str(self.auth_file),
-            pidfile=str(self.workdir / "pgbouncer.pid"),
+            pidfile=str(self.pidfile),
         )
         for path, text in (
             (self.ini_path, ini),
@@ -282,9 +282,21 @@ class PgBouncerServer:
         self.stop()
         self.start(timeout)
 
+    @property
+    def pidfile(self) -> Path:
+        return self.workdir / "pgbouncer.pid"
+
     def stop(self) -> None:
-        """Immediate shutdown (SIGTERM in 1.18); the process group is killed if it lingers."""
+        """Immediate shutdown (SIGTERM in 1.18); the process group is killed if it lingers.
+
+        A PgBouncer that someone else restarted from our ini (e.g. by its pidfile) goes too.
+        """
         self.process.stop(signal.SIGTERM, timeout=3)
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(self.pidfile.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if str(self.ini_path).encode() in cmdline:
+                os.kill(pid, signal.SIGTERM)
 
     def set_users(self, users: Mapping[str, str]) -> None:
         """Replace the app users (call :meth:`reload`)."""

@@ -359,6 +359,8 @@ class PostgresServer:
         self.process = ManagedProcess("postgres")
         self._migrate = migrate
         self._template_secrets: dict[str, str] = {}
+        self._copier: ManagedProcess | None = None
+        self._cancelled = False
         # verifiers are computed here, so PgBouncer's auth file can be written before we start
         self._secrets: dict[str, str] = {
             "postgres": scram_verifier(self.superuser_password),
@@ -404,6 +406,8 @@ class PostgresServer:
             with template_lock(template, shared=True):
                 if not (template / "READY").exists():  # pruned meanwhile: build it again
                     continue
+                if self._cancelled:
+                    raise ToolError("PostgreSQL start-up was cancelled")
                 self._template_secrets = json.loads((template / "secrets.json").read_text())
                 self._copy_template(template / "pg" / "data")
                 break
@@ -427,11 +431,25 @@ class PostgresServer:
         self.data_dir.parent.chmod(0o711)
         if self.account is not None:
             os.chown(self.data_dir.parent, *self.account)
-        res = subprocess.run(
-            ["cp", "-a", str(source), str(self.data_dir)], capture_output=True, text=True
-        )
-        if res.returncode != 0:
-            raise ToolError(f"copying the PostgreSQL template failed: {res.stderr.strip()}")
+        # a tracked child (not subprocess.run): cancel_prepare() kills it, and it dies with the run
+        # instead of writing into a workdir that stop() already removed
+        log = self.data_dir.parent / "copy.log"
+        self._copier = ManagedProcess("cp (PostgreSQL template)")
+        self._copier.start(["cp", "-a", str(source), str(self.data_dir)], log_path=log)
+        code = self._copier.wait()
+        self._copier.stop()
+        if self._cancelled:
+            raise ToolError("PostgreSQL start-up was cancelled")
+        if code != 0:
+            raise ToolError(f"copying the PostgreSQL template failed: {self._copier.log_tail()}")
+        log.unlink(missing_ok=True)
+
+    def cancel_prepare(self) -> None:
+        """Stop a :meth:`prepare` running in another thread (kills the template copy)."""
+        self._cancelled = True
+        copier = self._copier
+        if copier is not None:
+            copier.kill()
 
     def _start_process(self, timeout: float = 30.0) -> None:
         self.socket_dir.mkdir(mode=0o700, exist_ok=True)
