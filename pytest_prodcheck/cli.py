@@ -117,12 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProdcheckError as exc:
         print(f"prodcheck: error: {mask_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("prodcheck: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("prodcheck: terminated", file=sys.stderr)
-        return 143
+    except (KeyboardInterrupt, Terminated) as exc:
+        if args_list[:1] == ["stack"]:
+            return 0  # `stack up` serves until a signal: stopping is its normal end, even early
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        print(f"prodcheck: {'interrupted' if interrupted else 'terminated'}", file=sys.stderr)
+        return 130 if interrupted else 143
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug or an unexpected failure: one line, exit 3
