@@ -48,6 +48,7 @@ def test_cors_does_not_reflect_foreign_origins(
     _assert(prodcheck_evidence.check(security.check_cors(site)))
 
 
+@pytest.mark.smoke
 @pytest.mark.checklist("testing.security-audit")
 def test_session_cookies_are_secure(
     site: SiteTarget, prodcheck_stack: Endpoints, prodcheck_evidence: EvidenceRecorder
@@ -68,7 +69,7 @@ def test_session_cookies_are_secure(
 
 
 @pytest.mark.smoke
-@pytest.mark.checklist("testing.security-audit", "security.admin-vpn")
+@pytest.mark.checklist("testing.security-audit")
 def test_monitoring_name_is_not_open(
     site: SiteTarget, prodcheck_stack: Endpoints, prodcheck_evidence: EvidenceRecorder
 ) -> None:
@@ -79,7 +80,8 @@ def test_monitoring_name_is_not_open(
     )
 
 
-@pytest.mark.checklist("testing.security-audit", "security.firewall")
+@pytest.mark.smoke
+@pytest.mark.checklist("testing.security-audit")
 def test_database_ports_not_public(
     prodcheck_stack: Endpoints, prodcheck_settings: Settings, prodcheck_evidence: EvidenceRecorder
 ) -> None:
@@ -110,6 +112,7 @@ def test_waf_blocks_obvious_attacks(
     _assert(result)
 
 
+@pytest.mark.smoke
 @pytest.mark.checklist("predeploy.env-production")
 def test_env_production_has_no_placeholders(
     prodcheck_stack: Endpoints, prodcheck_settings: Settings, prodcheck_evidence: EvidenceRecorder
