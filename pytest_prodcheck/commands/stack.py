@@ -135,7 +135,7 @@ def _dead_service(stack: Any) -> str | None:
         ("PgBouncer", stack.pgbouncer and stack.pgbouncer.process),
         ("nginx", stack.nginx and stack.nginx.process),
         ("the S3 server", stack.s3 and stack.s3.process),
-        ("the shop", stack.shop),
+        ("the shop", stack.shop and stack.shop.process),
     ]
     for name, proc in checks:
         if proc and proc.popen is not None and not proc.alive:

@@ -15,10 +15,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from pytest_prodcheck.errors import ProdcheckError, ToolError
+from pytest_prodcheck.errors import ProdcheckError, TargetUnreachable, ToolError
 from pytest_prodcheck.secrets import mask_text
 from pytest_prodcheck.shop.settings import AI_DSN_ENV, DSN_ENV
 from pytest_prodcheck.stack._proc import ManagedProcess, free_port, make_tempdir, wait_port
@@ -39,12 +43,15 @@ class ShopServer:
         env: dict[str, str] | None = None,
         start_timeout: float = 20.0,
         stop_timeout: float = 8.0,
+        log_level: str | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.dsn, self.ai_dsn = dsn, ai_dsn
         self.host, self.port, self.workers = host, port, workers
         self.log_path = log_path or make_tempdir("shop-") / "shop.log"
         self.extra_env = dict(env or {})
         self.start_timeout, self.stop_timeout = start_timeout, stop_timeout
+        self.log_level, self.cwd = log_level, cwd
         self.process = ManagedProcess("shop")
 
     @property
@@ -57,14 +64,52 @@ class ShopServer:
         env[DSN_ENV], env[AI_DSN_ENV] = self.dsn, self.ai_dsn
         return env
 
+    def _argv(self, port: int) -> list[str]:
+        argv = [sys.executable, "-m", "pytest_prodcheck.shop", "serve", "--host", self.host,
+                "--port", str(port), "--workers", str(self.workers)]  # fmt: skip
+        return argv + (["--log-level", self.log_level] if self.log_level else [])
+
+    def launch(self) -> ShopServer:
+        """Start the process on ``port`` (which must be set) without waiting for it.
+
+        For callers that start other services meanwhile; then :meth:`wait_healthy`.
+        """
+        if not self.port:
+            raise ToolError("ShopServer.launch() needs a port: pass port= (start() picks one)")
+        self.process.start(
+            self._argv(self.port), env=self._env(), cwd=self.cwd, log_path=self.log_path
+        )
+        return self
+
+    def wait_healthy(self, deadline: float, secrets: Sequence[str] = ()) -> None:
+        """Return once ``/health`` answers 200 (both pools open); raise before ``deadline``
+        (``time.monotonic()``) runs out or when the process exits (its log tail, masked)."""
+        url = f"{self.url}/health"
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if not self.process.alive:
+                tail = mask_text(self.log_tail(), extra=secrets)
+                raise ToolError(f"the shop exited during start-up: {tail}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+                    last = f"HTTP {resp.status}"
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}"
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.02)
+        raise TargetUnreachable(f"the shop's /health did not answer 200 in time (last: {last})")
+
     def start(self) -> ShopServer:
         """Start and wait until the port accepts connections (the pools are open by then)."""
         fixed = self.port
         for _attempt in range(3):
             port = fixed or free_port(self.host)
-            argv = [sys.executable, "-m", "pytest_prodcheck.shop", "serve", "--host", self.host,
-                    "--port", str(port), "--workers", str(self.workers)]  # fmt: skip
-            self.process.start(argv, env=self._env(), log_path=self.log_path)
+            self.process.start(
+                self._argv(port), env=self._env(), cwd=self.cwd, log_path=self.log_path
+            )
             try:
                 wait_port(self.host, port, self.start_timeout, proc=self.process)
             except ProdcheckError:

@@ -31,19 +31,14 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.errors import ConfigError, ToolError
 from pytest_prodcheck.stack._proc import (
-    ManagedProcess,
     free_port,
     make_tempdir,
     remove_tempdir,
@@ -54,6 +49,9 @@ from pytest_prodcheck.stack.nginx import NginxOptions, NginxServer
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 from pytest_prodcheck.stack.s3 import DEFAULT_BUCKET, S3Server
+
+if TYPE_CHECKING:
+    from pytest_prodcheck.shop.process import ShopServer
 
 SHOP_DIR = Path(__file__).resolve().parent.parent / "shop"
 RATE_LIMIT_SOURCE = "127.0.0.2"
@@ -117,7 +115,7 @@ class LocalStack:
         self.s3: S3Server | None = None
         self.pebble: Any = None
         self.monitoring: Any = None
-        self.shop: ManagedProcess | None = None
+        self.shop: ShopServer | None = None
         self.shop_port: int = 0
         self.cert_paths: CertPaths | None = None
         self.endpoints: Endpoints | None = None
@@ -162,7 +160,7 @@ class LocalStack:
                 self.postgres.cancel_prepare()
             self._prep.join(self.options.timeout)
         if self.shop is not None:
-            self.shop.stop(signal.SIGTERM, timeout=3)
+            self.shop.process.stop(signal.SIGTERM, timeout=3)
         for service in (self.monitoring, self.nginx, self.pgbouncer, self.pebble, self.s3):
             if service is not None:
                 with contextlib.suppress(Exception):
@@ -287,41 +285,25 @@ class LocalStack:
             self.s3.wait_ready(max(1.0, deadline - time.monotonic()))
             self._mark("s3", t0)
         if self.shop is not None:
-            self._wait_shop(deadline)
+            self.shop.wait_healthy(deadline, self.secrets())
             self._mark("shop", t0)
         return self._endpoints()
 
     def _launch_shop(self, shop_dir: Path) -> None:
+        from pytest_prodcheck.shop.process import ShopServer
+
         assert self.pgbouncer is not None
         shop_dir.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["PRODCHECK_SHOP_DSN"] = self.pgbouncer.dsn("ecommerce")
-        env["PRODCHECK_SHOP_AI_DSN"] = self.pgbouncer.dsn("ai")
-        argv = [sys.executable, "-m", "pytest_prodcheck.shop", "serve"]
-        argv += ["--host", INTERNAL_HOST, "--port", str(self.shop_port)]
-        argv += ["--workers", str(self.options.shop_workers), "--log-level", "warning"]
-        self.shop = ManagedProcess("shop")
-        self.shop.start(argv, env=env, cwd=shop_dir, log_path=shop_dir / "shop.log")
-
-    def _wait_shop(self, deadline: float) -> None:
-        assert self.shop is not None
-        url = f"http://{INTERNAL_HOST}:{self.shop_port}/health"
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if not self.shop.alive:
-                tail = mask_text(self.shop.log_tail(), extra=self.secrets())
-                raise ToolError(f"the shop exited during start-up: {tail}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-                    last = f"HTTP {resp.status}"
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}"
-            except OSError as exc:
-                last = str(exc)
-            time.sleep(0.02)
-        raise TargetUnreachable(f"the shop's /health did not answer 200 in time (last: {last})")
+        self.shop = ShopServer(
+            self.pgbouncer.dsn("ecommerce"),
+            self.pgbouncer.dsn("ai"),
+            host=INTERNAL_HOST,
+            port=self.shop_port,
+            workers=self.options.shop_workers,
+            log_path=shop_dir / "shop.log",
+            log_level="warning",
+            cwd=shop_dir,
+        ).launch()
 
     def _copy_static(self, static_dir: Path) -> None:
         source = SHOP_DIR / "static"
