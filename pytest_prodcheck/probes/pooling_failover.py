@@ -68,7 +68,8 @@ class _Writer(threading.Thread):
     def __init__(self, wid: int, dsn: str, table: str, stop: threading.Event) -> None:
         super().__init__(name=f"prodcheck-failover-{wid}", daemon=True)
         self.wid, self.dsn, self.table, self.stop_event = wid, dsn, table, stop
-        self.committed: list[tuple[int, float]] = []  # (seq, time COMMIT returned)
+        # (seq, time the transaction began, time its COMMIT returned)
+        self.committed: list[tuple[int, float, float]] = []
         self.errors: list[str] = []
         self.lock = threading.Lock()
 
@@ -83,10 +84,11 @@ class _Writer(threading.Thread):
                     conn = psycopg.connect(self.dsn, prepare_threshold=None, connect_timeout=3)
                     self.conn = conn
                 seq += 1
+                began = time.monotonic()
                 conn.execute(sql, (self.wid, seq))
                 conn.commit()
                 with self.lock:
-                    self.committed.append((seq, time.monotonic()))
+                    self.committed.append((seq, began, time.monotonic()))
             except psycopg.Error as exc:
                 self.errors.append(first_line(exc))
                 if conn is not None:
@@ -108,8 +110,10 @@ class _Writer(threading.Thread):
             sock.shutdown(socket.SHUT_RDWR)
 
     def commits_after(self, t: float) -> list[float]:
+        """COMMIT times of transactions that *began* at or after ``t``: a reply that was already
+        on its way when PgBouncer stopped does not count as having recovered."""
         with self.lock:
-            return [ts for _, ts in self.committed if ts >= t]
+            return [done for _, began, done in self.committed if began >= t]
 
 
 def run_failover(
@@ -137,7 +141,7 @@ def run_failover(
         with contextlib.suppress(ProdcheckError):
             _direct(verify_dsn, f"DROP TABLE IF EXISTS {table}")
     present = {(int(w), int(s)) for w, s in rows}
-    committed = {(t.wid, seq) for t in threads for seq, _ in t.committed}
+    committed = {(t.wid, seq) for t in threads for seq, _began, _done in t.committed}
     firsts = [min(t.commits_after(restarted), default=None) for t in threads]
     recovered = [f - restarted for f in firsts if f is not None]
     errors = [e for t in threads for e in t.errors]
