@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,9 @@ def check_certificate(target: SiteTarget) -> Finding:
         "certificate",
         result.ok,
         result.message or result.observed,
-        "renew it: prodcheck ssl renew (or make renew-ssl); check the renewal cron job",
+        ""
+        if result.ok
+        else "renew it: prodcheck ssl renew (or make renew-ssl); check the renewal cron job",
     )
 
 
@@ -135,6 +138,45 @@ def check_pgbouncer_pools(admin_dsn: str) -> Finding:
     )
 
 
+_PGBOUNCER_TROUBLE = ("ERROR", "FATAL", "pooler error")
+
+
+def pgbouncer_log_path(ini: Path) -> Path | None:
+    """PgBouncer's log: ``logfile`` of its ini, else ``pgbouncer.log`` next to the ini (where the
+    embedded stack captures its stderr); None when neither is known."""
+    for line in ini.read_text(errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "logfile" and value.strip():
+            return Path(value.strip())
+    beside = ini.parent / "pgbouncer.log"
+    return beside if beside.exists() else None
+
+
+def check_pgbouncer_log(log: Path, tail: int = 500) -> Finding:
+    """No ERROR/FATAL/pooler-error line among the log's last ``tail`` lines (the guide's
+    "Check PgBouncer logs"); the newest such line is shown, passwords masked."""
+    step = f"pgbouncer log {log}"
+    lines = log.read_text(errors="replace").splitlines()[-tail:]
+    trouble = [ln for ln in lines if any(word in ln for word in _PGBOUNCER_TROUBLE)]
+    if not trouble:
+        return Finding(step, True, f"no errors in the last {len(lines)} lines")
+    return Finding(
+        step,
+        False,
+        f"{len(trouble)} error line(s) in the last {len(lines)}; newest: "
+        + mask_text(trouble[-1].strip())[:300],
+        "read the log around that line: wrong password in userlist.txt/auth_query, PostgreSQL "
+        "down, or max_client_conn/max_db_connections reached",
+    )
+
+
+def _pgbouncer_log(ini: Path) -> Finding:
+    log = pgbouncer_log_path(ini)
+    if log is None:
+        return Finding("pgbouncer log", True, f"{ini} logs to syslog: journalctl -u pgbouncer")
+    return check_pgbouncer_log(log)
+
+
 def check_backup_dir(path: Path) -> Finding:
     step = f"backup dir {path}"
     if not path.exists():
@@ -143,12 +185,25 @@ def check_backup_dir(path: Path) -> Finding:
         return Finding(
             step, False, "not writable by this user", f"chown $(id -un) {path}; chmod 700 {path}"
         )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    exposed = (
+        sorted(f.name for f in path.iterdir() if f.is_file() and f.stat().st_mode & stat.S_IROTH)
+        if mode & stat.S_IXOTH
+        else []
+    )
+    if mode & stat.S_IWOTH or exposed:
+        why = (
+            "every user can write (and replace dumps)"
+            if mode & stat.S_IWOTH
+            else f"every user can read {len(exposed)} dump(s), e.g. {exposed[0]}"
+        )
+        return Finding(step, False, f"mode {mode:04o}: {why}", f"chmod 700 {path}")
     free = shutil.disk_usage(path).free
     ok = free >= MIN_FREE_BYTES
     return Finding(
         step,
         ok,
-        f"writable, {free / (1 << 30):.1f} GiB free",
+        f"writable, mode {mode:04o}, {free / (1 << 30):.1f} GiB free",
         "" if ok else "free disk space (df -h) or prune old backups: prodcheck backups prune",
     )
 
@@ -196,7 +251,19 @@ def diagnose(ep: Endpoints, settings: Settings) -> Iterator[Finding]:
             "check admin_users/stats_users in pgbouncer.ini",
             lambda: check_pgbouncer_pools(ep.pgbouncer_admin_dsn or ""),
         )
-    yield check_backup_dir(Path(settings.backup.dir))
+    ini = ep.extras.get("pgbouncer_ini")
+    if ini:
+        yield _guard(
+            "pgbouncer log",
+            "check PgBouncer's logfile setting and that this user may read it",
+            lambda: _pgbouncer_log(Path(ini)),
+        )
+    backup_dir = Path(settings.backup.dir)
+    yield _guard(
+        f"backup dir {backup_dir}",
+        f"check {backup_dir} and its parents are accessible to this user",
+        lambda: check_backup_dir(backup_dir),
+    )
     directory = ep.acme_directory or settings.acme.directory
     if directory:
         bundle = ep.acme_ca_bundle or settings.acme.ca_bundle

@@ -164,7 +164,19 @@ def test_watchdog_is_delivered_end_to_end(good: MonitoringStack, wrong: Monitori
     while "Watchdog" not in {a["labels"]["alertname"] for a in received_alerts(good.alerts_file)}:
         assert time.monotonic() < deadline, "Watchdog never reached the webhook receiver"
         time.sleep(0.3)
-    assert mon.check_alert_delivery(wrong.alertmanager_url, timeout=2).status == "fail"
+    no_rules = mon.check_alert_delivery(wrong.alertmanager_url, timeout=2)
+    assert no_rules.status == "fail" and "Watchdog is not active" in no_rules.message
+
+
+def test_watchdog_routed_to_a_receiver_without_integration_is_not_delivered(
+    app_process: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    """Rules loaded, Watchdog firing, but Alertmanager's receiver notifies nobody."""
+    options = MonitoringOptions(shop_target=app_process[1], with_receiver=False)
+    with MonitoringStack(make_tempdir("mon-silent-"), options) as silent:
+        result = mon.check_alert_delivery(silent.alertmanager_url, timeout=8)
+    assert result.status == "fail" and "delivered no notification" in result.message
+    assert "Watchdog;" in result.observed and "sent 0" in result.observed
 
 
 def test_killing_the_app_fires_target_down(
@@ -232,3 +244,41 @@ def test_sentry_dsn() -> None:
         ).status
         == "fail"
     )
+
+
+def test_alert_rules_must_cover_every_kind_the_item_names() -> None:
+    """A lone Watchdog (or only an error-rate rule) is not an alerting setup: the missing kinds
+    are named. The API answer has Prometheus's /api/v1/rules shape."""
+
+    def rules(*pairs: tuple[str, str]) -> str:
+        body = {
+            "status": "success",
+            "data": {
+                "groups": [
+                    {
+                        "name": "g",
+                        "rules": [
+                            {"type": "alerting", "name": n, "query": q, "health": "ok"}
+                            for n, q in pairs
+                        ],
+                    }
+                ]
+            },
+        }
+        return _serve(lambda h: (200, "application/json", json.dumps(body)))
+
+    lone = mon.check_alert_rules(
+        rules(("Watchdog", "vector(1)"), ("HighErrors", 'rate(x{code=~"5.."}[5m]) > 1'))
+    )
+    assert lone.status == "fail"
+    assert lone.message == (
+        "no alert for: latency, backup age, certificate expiry, pool saturation"
+    )
+    full = rules(
+        ("HighErrors", 'rate(http_requests_total{code=~"5.."}[5m]) > 1'),
+        ("SlowP95", "histogram_quantile(0.95, rate(http_request_duration_seconds_bucket[5m])) > 1"),
+        ("BackupStale", "time() - backup_last_success_timestamp_seconds > 93600"),
+        ("CertExpiry", "probe_ssl_earliest_cert_expiry - time() < 86400 * 20"),
+        ("PoolFull", "pgbouncer_pools_client_waiting_connections > 0"),
+    )
+    assert mon.check_alert_rules(full).status == "pass"

@@ -95,6 +95,15 @@ def test_open_monitoring_fails(lab: Lab) -> None:
     assert result.status == "fail" and "unauthenticated outsider" in result.message
 
 
+@pytest.mark.parametrize(("location", "status"), [("/login", "pass"), ("/dashboards", "fail")])
+def test_monitoring_redirect_only_to_a_login_counts(lab: Lab, location: str, status: str) -> None:
+    """Grafana sends an outsider to /login (302); a redirect into the dashboards is still open."""
+    redirect = f'if ($host = "{MONITORING}") {{ return 302 {location}; }}'
+    site = lab.site(f"sec-mon-{location.strip('/')}", monitoring_allow=(), server_extra=redirect)
+    result = security.check_monitoring_protected(site, MONITORING)
+    assert result.status == status, result.observed
+
+
 def test_admin_ports_closed_and_open() -> None:
     closed = security.check_ports_closed("127.0.0.1", {"postgres": free_port()})
     assert closed.status == "pass"
@@ -151,6 +160,19 @@ def test_env_file_placeholder_and_world_readable_fail_without_leaking_values(
     assert "POSTGRES_PASSWORD" in result.message and "DOMAIN" in result.message
     assert "chmod 600" in result.message
     assert "changeme" not in str(result) and "Zq8#kfL2mW9x" not in str(result)
+
+
+def test_env_file_default_password_inside_a_url_fails(tmp_path: Path) -> None:
+    env = tmp_path / ".env.production"
+    env.write_text(
+        "DATABASE_URL=postgresql://postgres:postgres@db:5432/ecommerce\n"
+        "REDIS_URL=redis://:Zq8kfL2mW9x@cache:6379/0\n"
+        "AI_DATABASE_URL=postgresql://ai:${AI_DB_PASSWORD}@db:5432/ai\n"
+    )
+    env.chmod(0o600)
+    result = check_env_file(env)
+    assert result.status == "fail" and result.message == "placeholder/default values: DATABASE_URL"
+    assert "postgres:postgres" not in str(result)
 
 
 def test_env_file_missing_fails(tmp_path: Path) -> None:

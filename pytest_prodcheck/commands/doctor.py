@@ -5,8 +5,10 @@
     ✗ database (via pgbouncer): … unreachable: connection refused; is it running and is the DSN right?
         fix: check PgBouncer runs and its [databases] entry points at PostgreSQL (its log says why)
 
-Exit 0 when every step passed, 1 when one failed. On the local target the embedded stack is
-started for the diagnosis and stopped afterwards.
+Exit 0 when every step passed, 1 when one failed, 2 on a configuration error (one line on
+stderr). ``--json`` prints one object ``{"ok": …, "findings": [{step, ok, detail, fix}]}``. DSN
+passwords are masked in every finding. On the local target the embedded stack is started for
+the diagnosis and stopped afterwards.
 """
 
 from __future__ import annotations

@@ -20,7 +20,17 @@ PLACEHOLDER = re.compile(
     r"example|password|passw0rd|secret|admin|postgres|root|test|default|123456.*|replace[-_ ]?me.*)$"
 )
 PLACEHOLDER_HOSTS = re.compile(r"(?i)(yourdomain\.com|example\.(com|org)|your-bucket-name)")
+URL_PASSWORD = re.compile(r"^[a-zA-Z][\w+.-]*://[^:/@\s]*:(?P<password>[^@/\s]*)@")
 SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|key|dsn|url)")
+
+
+def _default_url_password(value: str) -> bool:
+    """``postgresql://postgres:postgres@db/x``, ``redis://:changeme@cache``: a URL whose password
+    is a placeholder or default value."""
+    match = URL_PASSWORD.match(value)
+    if match is None or match["password"].startswith("${"):  # compose interpolation
+        return False
+    return PLACEHOLDER.match(match["password"]) is not None
 
 
 def _parse(text: str) -> dict[str, str]:
@@ -58,7 +68,9 @@ def check_env_file(path: Path, required: tuple[str, ...] = ()) -> CheckResult:
     placeholders = sorted(
         k
         for k, v in values.items()
-        if (SECRET_KEY.search(k) and PLACEHOLDER.match(v)) or PLACEHOLDER_HOSTS.search(v)
+        if (SECRET_KEY.search(k) and PLACEHOLDER.match(v))
+        or PLACEHOLDER_HOSTS.search(v)
+        or _default_url_password(v)
     )
     if placeholders:
         problems.append("placeholder/default values: " + ", ".join(placeholders))

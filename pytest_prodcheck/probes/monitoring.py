@@ -72,10 +72,16 @@ def check_app_metrics(metrics_url: str, *, verify: str | bool = True) -> CheckRe
     )
 
 
+def _unmatched(expected: Sequence[str], jobs: set[str]) -> list[str]:
+    """Expected jobs no scraped job is named after (``nginx`` matches ``nginx-exporter``)."""
+    return sorted(e for e in expected if not any(e in job for job in jobs))
+
+
 def check_targets_up(
     prometheus_url: str, expected_jobs: Sequence[str] = (), settle: float = 10.0
 ) -> CheckResult:
-    """Every scrape target is up, and every expected job (app, nginx, PgBouncer) is scraped.
+    """Every scrape target is up, and every expected job (app, nginx, PgBouncer) is scraped: a
+    job whose name contains the expected one counts (``pgbouncer`` matches ``pgbouncer-exporter``).
 
     Targets not yet scraped once (health ``unknown``, e.g. right after Prometheus started) are
     waited for up to ``settle`` seconds.
@@ -88,8 +94,10 @@ def check_targets_up(
         except (requests.RequestException, ValueError) as exc:
             return _unreachable(cid, "Prometheus", exc)
         targets = data.get("data", {}).get("activeTargets", [])
-        jobs = {t.get("labels", {}).get("job") for t in targets}
-        settled = all(t.get("health") != "unknown" for t in targets) and set(expected_jobs) <= jobs
+        jobs = {str(t.get("labels", {}).get("job")) for t in targets}
+        settled = all(t.get("health") != "unknown" for t in targets) and not _unmatched(
+            expected_jobs, jobs
+        )
         if settled or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
@@ -99,7 +107,7 @@ def check_targets_up(
             target.get("health", "?")
         )
     down = sorted(job for job, healths in by_job.items() if any(h != "up" for h in healths))
-    missing = sorted(set(expected_jobs) - set(by_job))
+    missing = _unmatched(expected_jobs, set(by_job))
     observed = (
         ", ".join(f"{job} {'up' if job not in down else 'DOWN'}" for job in sorted(by_job))
         or "no targets"
@@ -116,8 +124,23 @@ def check_targets_up(
     )
 
 
-def check_alert_rules(prometheus_url: str, required: Iterable[str] = ()) -> CheckResult:
-    """Alert rules are loaded, evaluate without error, and include the ``required`` alerts."""
+# What the checklist item asks rules for, recognised in an alert's name or expression.
+ALERT_KINDS: dict[str, str] = {
+    "error rate": r"5\.\.|5xx|error",
+    "latency": r"latency|duration|histogram_quantile|response_time",
+    "backup age": r"backup",
+    "certificate expiry": r"cert|ssl_|tls",
+    "pool saturation": r"pgbouncer|pool|waiting|max_connections|numbackends",
+}
+
+
+def check_alert_rules(
+    prometheus_url: str, required: Iterable[str] = (), kinds: dict[str, str] | None = None
+) -> CheckResult:
+    """Alert rules are loaded, evaluate without error, include the ``required`` alerts, and cover
+    every kind of :data:`ALERT_KINDS` (error rate, latency, backup age, certificate expiry, pool
+    saturation): one always-firing rule alone does not make an alerting setup."""
+    kinds = ALERT_KINDS if kinds is None else kinds
     cid = "monitoring.alert-rules"
     try:
         data = _get_json(f"{prometheus_url}/api/v1/rules", params={"type": "alert"})
@@ -131,6 +154,8 @@ def check_alert_rules(prometheus_url: str, required: Iterable[str] = ()) -> Chec
     ]
     names = {r.get("name") for r in rules}
     missing = sorted(set(required) - names)
+    texts = [f"{r.get('name', '')} {r.get('query', '')}" for r in rules]
+    uncovered = [k for k, rx in kinds.items() if not any(re.search(rx, t, re.I) for t in texts)]
     problems = []
     if not rules:
         problems.append("no alerting rules loaded")
@@ -138,11 +163,15 @@ def check_alert_rules(prometheus_url: str, required: Iterable[str] = ()) -> Chec
         problems.append("rules failing to evaluate: " + "; ".join(unhealthy)[:300])
     if missing:
         problems.append("missing alerts: " + ", ".join(missing))
+    if rules and uncovered:
+        problems.append("no alert for: " + ", ".join(uncovered))
     return CheckResult.judge(
         cid,
         not problems,
         f"{len(rules)} alerting rules, {len(unhealthy)} failing",
-        "≥ 1 alerting rule, all evaluating"
+        "alerting rules for "
+        + ", ".join(kinds)
+        + ", all evaluating"
         + (f", including {', '.join(sorted(required))}" if required else ""),
         "; ".join(problems),
     )
@@ -175,30 +204,59 @@ def check_alertmanager_receivers(alertmanager_url: str) -> CheckResult:
     )
 
 
+def _notifications(alertmanager_url: str) -> tuple[float, float]:
+    """(sent, failed) notifications from Alertmanager's own metrics, over every integration."""
+    response = _session().get(f"{alertmanager_url}/metrics", timeout=TIMEOUT)
+    response.raise_for_status()
+    totals = {
+        "alertmanager_notifications_total": 0.0,
+        "alertmanager_notifications_failed_total": 0.0,
+    }
+    for line in response.text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals["alertmanager_notifications_total"], totals[
+        "alertmanager_notifications_failed_total"
+    ]
+
+
 def check_alert_delivery(
     alertmanager_url: str, alertname: str = "Watchdog", timeout: float = 15.0
 ) -> CheckResult:
-    """An always-firing alert (``Watchdog``) reaches Alertmanager: the alert pipeline works."""
+    """An always-firing alert (``Watchdog``) is active (not silenced) in Alertmanager, and
+    Alertmanager has delivered notifications (its ``alertmanager_notifications_total`` minus
+    ``…_failed_total`` is above zero): Prometheus → Alertmanager → a receiver works."""
     cid = "monitoring.alert-delivery"
+    expected = f"{alertname} active in Alertmanager; ≥ 1 notification delivered"
     deadline = time.monotonic() + timeout
     while True:
         try:
             alerts = _get_json(f"{alertmanager_url}/api/v2/alerts")
-        except (requests.RequestException, ValueError) as exc:
+            sent, failed = _notifications(alertmanager_url)
+        except (requests.RequestException, ValueError, IndexError) as exc:
             return _unreachable(cid, "Alertmanager", exc)
-        names = sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})
-        if alertname in names:
-            return CheckResult.passed(
-                cid, f"active alerts: {', '.join(names)}", f"{alertname} delivered to Alertmanager"
-            )
+        active = {
+            a.get("labels", {}).get("alertname", "?")
+            for a in alerts
+            if a.get("status", {}).get("state", "active") == "active"
+        }
+        observed = (
+            f"active alerts: {', '.join(sorted(active)) or 'none'}; "
+            f"notifications sent {sent:g}, failed {failed:g}"
+        )
+        if alertname in active and sent - failed > 0:
+            return CheckResult.passed(cid, observed, expected)
         if time.monotonic() >= deadline:
-            return CheckResult.failed(
-                cid,
-                f"active alerts: {', '.join(names) or 'none'}",
-                f"{alertname} delivered to Alertmanager",
-                f"{alertname} did not reach Alertmanager within {timeout:g} s: add an always-firing "
-                f"rule (expr: vector(1)) and check Prometheus's alerting config",
+            why = (
+                f"{alertname} is not active in Alertmanager: add an always-firing rule "
+                "(expr: vector(1)) and check Prometheus's alerting config and silences"
+                if alertname not in active
+                else "Alertmanager delivered no notification"
+                + (f" ({failed:g} failed: see its log)" if failed else "")
+                + ": check the receiver's integration and the route"
             )
+            return CheckResult.failed(cid, observed, expected, f"{why} (waited {timeout:g} s)")
         time.sleep(0.5)
 
 

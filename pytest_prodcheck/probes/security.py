@@ -14,6 +14,7 @@ and returns a :class:`CheckResult`; an unreachable site is an ``error`` with the
 from __future__ import annotations
 
 import random
+import re
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pytest_prodcheck.probes.tls.target import SiteTarget
 EVIL_ORIGIN = "https://evil.example"
 REDIRECTS = (301, 302, 307, 308)
 MAX_REDIRECT_BODY = 1024  # an nginx redirect page is ~170 bytes; more means content is served
+_LOGIN = re.compile(r"(?i)/(login|signin|sign_in|auth|oauth2?|sso)\b")
 SESSION_COOKIE_HINTS = ("session", "sess", "sid", "token", "auth", "jwt", "remember")
 
 
@@ -193,7 +195,8 @@ def check_cookies(target: SiteTarget, requests: Iterable[CookieRequest] = ()) ->
 def check_monitoring_protected(
     target: SiteTarget, host: str | None, paths: Sequence[str] = ("/", "/nginx_status")
 ) -> CheckResult:
-    """The monitoring name answers outsiders with 401/403 (authentication or address allowlist).
+    """The monitoring name answers outsiders with 401/403 (authentication or address allowlist),
+    or redirects them to a login page (Grafana's ``302 /login``); 404 only on paths other than ``/``.
 
     On a loopback site the probe comes from a fresh 127.x.y.z, i.e. not an allowlisted address.
     """
@@ -206,8 +209,12 @@ def check_monitoring_protected(
         with Session(target, source_address=source) as session:
             for path in paths:
                 resp = session.request("GET", target.url_for(path, host=host))
-                observed.append(f"{path} {resp.status}")
-                if resp.status not in (401, 403, 404) or (resp.status == 404 and path == "/"):
+                location = resp.header("location") or ""
+                to_login = resp.status in REDIRECTS and bool(_LOGIN.search(location))
+                observed.append(f"{path} {resp.status}" + (f" → {location}" if to_login else ""))
+                if not (
+                    resp.status in (401, 403) or to_login or (resp.status == 404 and path != "/")
+                ):
                     bad.append(
                         f"https://{host}{path} answered {resp.status} to an unauthenticated outsider"
                     )
@@ -217,7 +224,7 @@ def check_monitoring_protected(
         cid,
         not bad,
         f"{host}: " + ", ".join(observed) + (f" (from {source})" if source else ""),
-        "401/403 without authentication or from a non-allowlisted address",
+        "401/403 or a redirect to a login page, from a non-allowlisted address",
         "; ".join(bad),
     )
 
