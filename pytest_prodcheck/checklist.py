@@ -45,6 +45,7 @@ from pytest_prodcheck.checklist_items import ITEMS, SECTION_TITLES, SECTIONS, It
 from pytest_prodcheck.config import read_toml
 from pytest_prodcheck.errors import ConfigError
 from pytest_prodcheck.evidence import Evidence
+from pytest_prodcheck.secrets import mask_dsn
 
 __all__ = [
     "CHECKLIST",
@@ -261,8 +262,13 @@ def _check_evidence_url(value: str, where: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
-            f"{where}: evidence {value!r} must be an http(s) URL pointing at the proof "
+            f"{where}: evidence {mask_dsn(value)!r} must be an http(s) URL pointing at the proof "
             "(ticket, runbook, screenshot)"
+        )
+    if parts.password is not None or parts.username is not None:
+        raise ConfigError(
+            f"{where}: evidence {mask_dsn(value)!r} carries credentials: attestations end up in "
+            "reports, link to the proof without user:password@"
         )
 
 

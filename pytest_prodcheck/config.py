@@ -196,6 +196,8 @@ class MonitoringSettings:
     grafana_url: str | None = _url(default=None)
     uptime_url: str | None = _url(default=None)
     sentry_dsn: str | None = None
+    metrics_url: str | None = _url(default=None)  # the app's /metrics, if reachable from here
+    grafana_token: str | None = None  # API token (use ${GRAFANA_TOKEN}); else $GRAFANA_TOKEN
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,18 @@ _KV_PASSWORD = re.compile(
 )
 
 
+# a "user:secret@" left in a string that is not a well-formed URL (e.g. a mistyped scheme)
+_LOOSE_PASSWORD = re.compile(r"(?<=[\w.-]:)(?!\*\*\*@)[^\s:@/]+(?=@)")
+
+
 def mask_dsn(dsn: str) -> str:
-    """Replace the password of a URL-style DSN with ``***``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", dsn)
+    """Replace the password of a URL-style DSN with ``***``, also in a malformed one.
+
+    >>> mask_dsn("posgres:/app:hunter2@/x")
+    'posgres:/app:***@/x'
+    """
+    masked = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", dsn)
+    return _LOOSE_PASSWORD.sub(MASK, masked)
 
 
 def mask_text(text: str, extra: Iterable[str] = ()) -> str:

@@ -90,10 +90,8 @@ def test_grafana_has_dashboards(
     prodcheck_stack: Endpoints, prodcheck_settings: Settings, prodcheck_evidence: EvidenceRecorder
 ) -> None:
     url = _url(prodcheck_stack, prodcheck_settings, "grafana_url")
-    # a viewer service-account token; [monitoring] grafana_token once the key exists, else env
-    token = getattr(prodcheck_settings.monitoring, "grafana_token", None) or os.environ.get(
-        "GRAFANA_TOKEN"
-    )
+    # a viewer service-account token: [monitoring] grafana_token, else $GRAFANA_TOKEN
+    token = prodcheck_settings.monitoring.grafana_token or os.environ.get("GRAFANA_TOKEN")
     _assert(prodcheck_evidence.check(mon.check_grafana(url, token)))
 
 

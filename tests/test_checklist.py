@@ -326,3 +326,14 @@ def test_attestation_file_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="is automated"):
         load_attestations(path)
+
+
+def test_attestation_evidence_with_credentials_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        '[[attestation]]\nitem = "security.firewall"\nby = "J"\nat = 2026-01-01\n'
+        'evidence = "https://ops:hunter2@tickets.example.com/OPS-1"\n'
+    )
+    with pytest.raises(ConfigError, match="carries credentials") as info:
+        load_attestations(path)
+    assert "hunter2" not in str(info.value)

@@ -79,4 +79,5 @@ def external_endpoints(settings: Any, *, target: str = "external") -> Endpoints:
         prometheus_url=_get(settings, "monitoring.prometheus_url"),
         alertmanager_url=_get(settings, "monitoring.alertmanager_url"),
         uptime_url=_get(settings, "monitoring.uptime_url"),
+        metrics_url=_get(settings, "monitoring.metrics_url"),
     )
