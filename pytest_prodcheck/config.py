@@ -30,6 +30,7 @@ from typing import Any, Union
 from urllib.parse import urlsplit
 
 from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.guide import PGBOUNCER
 from pytest_prodcheck.secrets import mask_dsn
 
 __all__ = [
@@ -103,15 +104,15 @@ class PgBouncerSettings:
     dsn: str | None = _dsn(default=None)
     ai_dsn: str | None = _dsn(default=None)
     admin_dsn: str | None = _dsn(default=None)
-    pool_mode: str = _choice("session", "transaction", "statement", default="transaction")
-    max_client_conn: int = 1000
-    default_pool_size: int = 25
-    reserve_pool_size: int = 10
-    max_db_connections: int = 100
-    server_idle_timeout: int = 600
-    client_idle_timeout: int = 0
-    server_connect_timeout: int = 15
-    clients: int = 1000
+    pool_mode: str = _choice("session", "transaction", "statement", default=PGBOUNCER.pool_mode)
+    max_client_conn: int = PGBOUNCER.max_client_conn
+    default_pool_size: int = PGBOUNCER.default_pool_size
+    reserve_pool_size: int = PGBOUNCER.reserve_pool_size
+    max_db_connections: int = PGBOUNCER.max_db_connections
+    server_idle_timeout: int = PGBOUNCER.server_idle_timeout
+    client_idle_timeout: int = PGBOUNCER.client_idle_timeout
+    server_connect_timeout: int = PGBOUNCER.server_connect_timeout
+    clients: int = PGBOUNCER.max_client_conn  # "up to 1,000 concurrent clients"
     overhead_min_reduction: float = 30.0  # % less per connection than direct (guide: 30-50 %)
     prepared_statements_disabled: bool = False  # every client disables server-side prepares
 

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.guide import PGBOUNCER
 from pytest_prodcheck.probes._result import CheckResult
 from pytest_prodcheck.secrets import mask_dsn, mask_text
 
@@ -64,14 +65,14 @@ class PgBouncerExpected:
     'transaction'
     """
 
-    pool_mode: str = "transaction"
-    max_client_conn: int = 1000
-    default_pool_size: int = 25
-    reserve_pool_size: int = 10
-    max_db_connections: int = 100
-    server_idle_timeout: int = 600
-    client_idle_timeout: int = 0
-    server_connect_timeout: int = 15
+    pool_mode: str = PGBOUNCER.pool_mode
+    max_client_conn: int = PGBOUNCER.max_client_conn
+    default_pool_size: int = PGBOUNCER.default_pool_size
+    reserve_pool_size: int = PGBOUNCER.reserve_pool_size
+    max_db_connections: int = PGBOUNCER.max_db_connections
+    server_idle_timeout: int = PGBOUNCER.server_idle_timeout
+    client_idle_timeout: int = PGBOUNCER.client_idle_timeout
+    server_connect_timeout: int = PGBOUNCER.server_connect_timeout
 
     @classmethod
     def from_settings(cls, section: object | None) -> PgBouncerExpected:

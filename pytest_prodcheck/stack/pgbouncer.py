@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.guide import PGBOUNCER
 from pytest_prodcheck.stack._proc import (
     ManagedProcess,
     chown_tree,
@@ -58,15 +59,15 @@ class PgBouncerOptions:
     "50"),))``.
     """
 
-    pool_mode: str = "transaction"
-    max_client_conn: int = 1000
-    default_pool_size: int = 25
-    reserve_pool_size: int = 10
+    pool_mode: str = PGBOUNCER.pool_mode
+    max_client_conn: int = PGBOUNCER.max_client_conn
+    default_pool_size: int = PGBOUNCER.default_pool_size
+    reserve_pool_size: int = PGBOUNCER.reserve_pool_size
     reserve_pool_timeout: int = 5
-    max_db_connections: int = 100
-    server_idle_timeout: int = 600
-    client_idle_timeout: int = 0
-    server_connect_timeout: int = 15
+    max_db_connections: int = PGBOUNCER.max_db_connections
+    server_idle_timeout: int = PGBOUNCER.server_idle_timeout
+    client_idle_timeout: int = PGBOUNCER.client_idle_timeout
+    server_connect_timeout: int = PGBOUNCER.server_connect_timeout
     auth_mode: Literal["scram-secret", "plaintext"] = "scram-secret"
     auth_type: str = "scram-sha-256"
     listen_addr: str = "127.0.0.1"
