@@ -416,10 +416,13 @@ def _show(value: object) -> str:
 
 
 def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    """The plain keys of ``cls``; at the top level the section tables are not keys (but a key
+    inside a section may share a section's name, as ``[site] monitoring``)."""
+    sections = _SECTIONS if cls is Settings else ()
     return {
         f.name: f
         for f in dataclasses.fields(cls)
-        if not f.metadata.get("internal") and f.name not in _SECTIONS
+        if not f.metadata.get("internal") and f.name not in sections
     }
 
 
