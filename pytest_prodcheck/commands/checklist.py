@@ -60,6 +60,14 @@ def pytest_collection_finish(session: Any) -> None:
 # --- discovery ----------------------------------------------------------------------------------
 
 
+def suites_dir(explicit: str | None) -> Path:
+    """``--suites DIR``, else ``./suites`` (a checkout), else the suites installed with the package."""
+    if explicit:
+        return Path(explicit)
+    local = Path("suites")
+    return local if local.is_dir() else Path(__file__).resolve().parent.parent / "suites"
+
+
 def collect_links(
     suites: Path, markexpr: str | None = None, timeout: float = COLLECT_TIMEOUT_S
 ) -> dict[str, list[str]]:
@@ -201,7 +209,11 @@ def register(subparsers: Any) -> None:
         "decided (linked tests or attestation) and its status in the last report.",
     )
     add_config_args(p)
-    p.add_argument("--suites", default="suites", metavar="DIR", help="suite directory (suites)")
+    p.add_argument(
+        "--suites",
+        metavar="DIR",
+        help="suite directory (default: ./suites when present, else the installed suites)",
+    )
     p.add_argument(
         "-m",
         dest="markexpr",
@@ -240,10 +252,9 @@ def run(args: argparse.Namespace) -> int:
     source = "the last report"
     if not args.no_collect:
         try:
-            links = collect_links(Path(args.suites), args.markexpr)
-            source = f"collecting {args.suites}" + (
-                f" -m {args.markexpr!r}" if args.markexpr else ""
-            )
+            suites = suites_dir(args.suites)
+            links = collect_links(suites, args.markexpr)
+            source = f"collecting {suites}" + (f" -m {args.markexpr!r}" if args.markexpr else "")
         except ConfigError as exc:
             print(f"prodcheck: note: {exc}; using the last report's tests", file=sys.stderr)
     if source == "the last report":
