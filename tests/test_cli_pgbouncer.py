@@ -11,14 +11,6 @@ import pytest
 from pytest_prodcheck import cli
 from pytest_prodcheck.stack._proc import free_port, make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
-from pytest_prodcheck.stack.postgres import PostgresServer
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer(make_tempdir("pg-")).start()
-    yield server
-    server.destroy()
 
 
 @pytest.fixture(scope="module")

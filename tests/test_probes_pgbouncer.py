@@ -17,31 +17,8 @@ from pytest_prodcheck.probes.pgbouncer import (
     parse_version,
     prepares_disabled_by,
 )
-from pytest_prodcheck.stack._proc import free_port, make_tempdir
-from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
-from pytest_prodcheck.stack.postgres import PostgresServer
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer(make_tempdir("pg-")).start()
-    yield server
-    server.destroy()
-
-
-@pytest.fixture(scope="module")
-def bouncer(pg):
-    """``bouncer(**options)`` -> a started PgBouncerServer; all stopped at module end."""
-    started: list[PgBouncerServer] = []
-
-    def make(**options: object) -> PgBouncerServer:
-        b = PgBouncerServer(make_tempdir("pgb-"), pg, PgBouncerOptions(**options))  # type: ignore[arg-type]
-        started.append(b.start())
-        return b
-
-    yield make
-    for b in started:
-        b.stop()
+from pytest_prodcheck.stack._proc import free_port
+from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,6 @@ from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 
 
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer(make_tempdir("pg-")).start()
-    yield server
-    server.destroy()
-
-
 @pytest.fixture
 def pgb(pg):
     b = PgBouncerServer(make_tempdir("pgb-"), pg).start()

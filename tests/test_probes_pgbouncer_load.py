@@ -14,30 +14,6 @@ from pytest_prodcheck.probes.pooling_load import (
     ensure_fd_limit,
     run_pool_cap,
 )
-from pytest_prodcheck.stack._proc import make_tempdir
-from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
-from pytest_prodcheck.stack.postgres import PostgresServer
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer(make_tempdir("pg-")).start()
-    yield server
-    server.destroy()
-
-
-@pytest.fixture(scope="module")
-def bouncer(pg):
-    started: list[PgBouncerServer] = []
-
-    def make(**options: object) -> PgBouncerServer:
-        b = PgBouncerServer(make_tempdir("pgb-"), pg, PgBouncerOptions(**options))  # type: ignore[arg-type]
-        started.append(b.start())
-        return b
-
-    yield make
-    for b in started:
-        b.stop()
 
 
 def test_1000_clients_through_the_guides_pgbouncer_never_exceed_the_cap(pg, bouncer):

@@ -13,30 +13,7 @@ from pytest_prodcheck.probes.pooling_overhead import (
     measure_overhead,
     scram_salts,
 )
-from pytest_prodcheck.stack._proc import free_port, make_tempdir
-from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
-from pytest_prodcheck.stack.postgres import PostgresServer
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer(make_tempdir("pg-")).start()
-    yield server
-    server.destroy()
-
-
-@pytest.fixture(scope="module")
-def bouncer(pg):
-    started: list[PgBouncerServer] = []
-
-    def make(**options: object) -> PgBouncerServer:
-        b = PgBouncerServer(make_tempdir("pgb-"), pg, PgBouncerOptions(**options))  # type: ignore[arg-type]
-        started.append(b.start())
-        return b
-
-    yield make
-    for b in started:
-        b.stop()
+from pytest_prodcheck.stack._proc import free_port
 
 
 def test_scram_secrets_in_the_auth_file_cut_the_overhead(pg, bouncer):

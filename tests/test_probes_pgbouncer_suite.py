@@ -18,13 +18,6 @@ SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_pooling.py"
 
 
 @pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer(make_tempdir("pg-")).start()
-    yield server
-    server.destroy()
-
-
-@pytest.fixture(scope="module")
 def session_pgb(pg):
     b = PgBouncerServer(make_tempdir("pgb-"), pg, PgBouncerOptions(pool_mode="session")).start()
     yield b

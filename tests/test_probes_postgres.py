@@ -21,13 +21,6 @@ from pytest_prodcheck.stack.postgres import PostgresServer
 
 
 @pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer(make_tempdir("pg-")).start()
-    yield server
-    server.destroy()
-
-
-@pytest.fixture(scope="module")
 def pgb(pg):
     b = PgBouncerServer(make_tempdir("pgb-"), pg).start()
     yield b
