@@ -6,14 +6,13 @@
 
 Load goes to the site through its web server (``Endpoints.site_url``, honouring the resolve map:
 connect to the address, send the name as Host/SNI, verify with the CA bundle). Load tests never
-overlap: a machine-wide lock (and ``xdist_group`` whenever that marker is registered) serialises them.
+overlap: a machine-wide lock (and ``xdist_group`` under ``--dist loadgroup``) serialises them.
 Per-run reports: ``<report_dir>/load/<profile>-<UTC time>/`` (Locust HTML/CSV/JSON, summary.json).
 """
 
 from __future__ import annotations
 
 import contextlib
-import warnings
 from typing import Any
 
 import pytest
@@ -23,24 +22,8 @@ from pytest_prodcheck.load.api import LoadOutcome, execute, plan_load, target_fr
 from pytest_prodcheck.load.runner import Progress, exclusive_load
 from pytest_prodcheck.probes._result import CheckResult
 
-
-def _xdist_group_marks() -> list[pytest.MarkDecorator]:
-    """``xdist_group("prodcheck-load")`` unless that would break collection.
-
-    The marker is registered by pytest-xdist's plugin when it is loaded, not by its mere
-    installation: under ``-p no:xdist --strict-markers`` an unregistered ``xdist_group`` is a
-    collection error. Then xdist is not running and the mark is not needed; the machine-wide
-    lock below still serialises load runs, the mark only keeps them on one xdist worker.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-        try:
-            return [pytest.mark.xdist_group("prodcheck-load")]
-        except pytest.fail.Exception:  # --strict-markers and nobody registered it
-            return []
-
-
-pytestmark = [pytest.mark.load, *_xdist_group_marks()]
+# the prodcheck plugin registers ``xdist_group`` too, so the mark is valid with -p no:xdist
+pytestmark = [pytest.mark.load, pytest.mark.xdist_group("prodcheck-load")]
 
 
 @pytest.fixture
