@@ -13,7 +13,6 @@ and returns a :class:`CheckResult`; an unreachable site is an ``error`` with the
 
 from __future__ import annotations
 
-import random
 import re
 import socket
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from pytest_prodcheck.errors import TargetUnreachable
 from pytest_prodcheck.probes._result import CheckResult
 from pytest_prodcheck.probes.http.client import Response, Session, fetch
+from pytest_prodcheck.probes.http.ratelimit import fresh_sources
 from pytest_prodcheck.probes.tls.target import SiteTarget
 
 EVIL_ORIGIN = "https://evil.example"
@@ -34,10 +34,10 @@ SESSION_COOKIE_HINTS = ("session", "sess", "sid", "token", "auth", "jwt", "remem
 
 
 def _loopback_source(target: SiteTarget) -> str | None:
-    """A fresh 127.x.y.z to probe from (not allowlisted, own rate bucket) when the site is loopback."""
-    if not target.is_loopback:
-        return None
-    return f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
+    """An address to probe from that is neither allow-listed nor the suite's own rate bucket: a
+    fresh 127.x.y.z on a loopback site (as the rate-limit probe), else the configured probe source."""
+    fresh = fresh_sources(target, 1)
+    return fresh[0] if fresh else target.rate_limit_source
 
 
 # -- HTTPS only ----------------------------------------------------------------------------------
