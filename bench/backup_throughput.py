@@ -23,7 +23,7 @@ from pathlib import Path
 from pytest_prodcheck.backup.dsn import PgTarget, child_env
 from pytest_prodcheck.backup.dump import dump_database
 from pytest_prodcheck.backup.verify import verify_backup
-from pytest_prodcheck.stack._proc import make_tempdir, remove_tempdir
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.postgres import temporary_server
 
 FILL = """

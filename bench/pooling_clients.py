@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.probes.pooling_load import check_pool_caps_server, run_pool_cap
-from pytest_prodcheck.stack._proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

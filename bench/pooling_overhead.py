@@ -26,8 +26,8 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.probes.pooling_overhead import LatencyStats, time_connects
-from pytest_prodcheck.stack._proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

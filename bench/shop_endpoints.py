@@ -20,9 +20,9 @@ from collections import defaultdict
 
 import requests
 
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.shop import seed
 from pytest_prodcheck.shop.process import ShopServer
-from pytest_prodcheck.stack._proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

@@ -12,8 +12,8 @@ import argparse
 import statistics
 import time
 
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.shop.migrate import migrate
-from pytest_prodcheck.stack._proc import make_tempdir
 from pytest_prodcheck.stack.postgres import PostgresServer
 
 

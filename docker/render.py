@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.stack.nginx import production_options, render_nginx_conf
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, render_pgbouncer_ini, render_userlist
 from pytest_prodcheck.stack.postgres import scram_verifier

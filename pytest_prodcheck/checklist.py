@@ -43,9 +43,9 @@ from urllib.parse import urlsplit
 
 from pytest_prodcheck.checklist_items import ITEMS, SECTION_TITLES, SECTIONS, Item, by_id, is_known
 from pytest_prodcheck.config import read_toml
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.evidence import Evidence
-from pytest_prodcheck.secrets import mask_dsn
 
 __all__ = [
     "CHECKLIST",

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from pytest_prodcheck._version import __version__
-from pytest_prodcheck.errors import ProdcheckError, ToolError
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.core.errors import ProdcheckError, ToolError
+from pytest_prodcheck.core.secrets import mask_text
 
 COMMAND_MODULES: tuple[str, ...] = (
     "stack",

@@ -6,11 +6,11 @@
     >>> load_settings(None, {"load.p95_ms": "fast"}, env={})
     Traceback (most recent call last):
     ...
-    pytest_prodcheck.errors.ConfigError: option load.p95_ms = 'fast': expected a number
+    pytest_prodcheck.core.errors.ConfigError: option load.p95_ms = 'fast': expected a number
 
 Precedence is option (``overrides``) > file > default. String values in the file may use
 ``${VAR}`` (``$$`` is a literal ``$``) so secrets stay in the environment; a missing variable is a
-:class:`~pytest_prodcheck.errors.ConfigError` naming the key and the variable. Overrides use dotted
+:class:`~pytest_prodcheck.core.errors.ConfigError` naming the key and the variable. Overrides use dotted
 keys for section values (``"load.workers"``, ``"load.profiles.smoke.run_time"``); ``None``
 overrides are ignored. Relative paths in the file are relative to the file's directory; relative
 paths from options stay relative to the cwd.
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Union
 from urllib.parse import urlsplit
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.guide import PGBOUNCER
-from pytest_prodcheck.secrets import mask_dsn
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",

@@ -24,12 +24,12 @@ import psycopg
 import requests
 
 from pytest_prodcheck.config import Settings
-from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 from pytest_prodcheck.probes.pgbouncer import AdminConsole
 from pytest_prodcheck.probes.tls.expiry import check_expiry
 from pytest_prodcheck.probes.tls.scan import scan_tls
 from pytest_prodcheck.probes.tls.target import SiteTarget
-from pytest_prodcheck.secrets import mask_dsn, mask_text
 from pytest_prodcheck.stack.endpoints import Endpoints
 
 MIN_FREE_BYTES = 1 << 30  # 1 GiB free for backups

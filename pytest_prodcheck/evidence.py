@@ -10,7 +10,7 @@
     ['p95', 'tls.protocols']
 
 In tests use the ``prodcheck_evidence`` fixture, which is a recorder bound to the test.
-Everything recorded is masked with :func:`pytest_prodcheck.secrets.mask_text` first.
+Everything recorded is masked with :func:`pytest_prodcheck.core.secrets.mask_text` first.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pytest_prodcheck.probes._result import CheckResult
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.core.secrets import mask_text
 
 __all__ = ["Evidence", "EvidenceRecorder", "EvidenceStatus"]
 

@@ -44,9 +44,9 @@ from pytest_prodcheck.checklist import (
 )
 from pytest_prodcheck.checklist_items import is_known
 from pytest_prodcheck.config import Settings, find_config, load_settings
-from pytest_prodcheck.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.evidence import Evidence, EvidenceRecorder
-from pytest_prodcheck.secrets import mask_text
 from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
 
 MARKERS: dict[str, str] = {

@@ -33,8 +33,8 @@ import pytest
 from pytest_prodcheck import acme
 from pytest_prodcheck.acme import checks
 from pytest_prodcheck.backup.schedule import CrontabBackend, FileCrontab, backend_from, install_job
-from pytest_prodcheck.errors import ProdcheckError
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
 
 pytestmark = [pytest.mark.acme]
@@ -110,7 +110,7 @@ def _local_site(stack: Endpoints, settings: Any) -> AcmeSite:
     from pytest_prodcheck.acme.reload import run_reload
     from pytest_prodcheck.acme.store import Snapshot
     from pytest_prodcheck.commands.cron import JOBS, job_command
-    from pytest_prodcheck.stack._proc import make_tempdir
+    from pytest_prodcheck.core.proc import make_tempdir
 
     directory = stack.require("acme_directory", key="the local stack's Pebble (pebble installed?)")
     roots = stack.require("acme_roots", key="the local stack's Pebble roots")

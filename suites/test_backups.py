@@ -81,7 +81,7 @@ def _prepare_local(cfg: BackupConfig) -> tuple[CrontabBackend, S3Store | None]:
 @pytest.fixture(scope="session")
 def prodcheck_backups(prodcheck_stack: Any, prodcheck_settings: Any) -> Iterator[BackupSite]:
     if prodcheck_stack.target == "local":
-        from pytest_prodcheck.stack._proc import make_tempdir, remove_tempdir
+        from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 
         work = make_tempdir("backups-")
         try:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes import http, tls
-from pytest_prodcheck.probes._result import CheckResult
 
 pytestmark = [pytest.mark.http]
 

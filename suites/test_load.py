@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.load.api import LoadOutcome, execute, plan_load, target_from_endpoints
 from pytest_prodcheck.load.runner import Progress, exclusive_load
-from pytest_prodcheck.probes._result import CheckResult
 
 # the prodcheck plugin registers ``xdist_group`` too, so the mark is valid with -p no:xdist
 pytestmark = [pytest.mark.load, pytest.mark.xdist_group("prodcheck-load")]

@@ -9,10 +9,10 @@ import os
 import pytest
 
 from pytest_prodcheck.config import Settings
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.evidence import EvidenceRecorder
 from pytest_prodcheck.monitoring.rules import RULE_NAMES
 from pytest_prodcheck.probes import monitoring as mon
-from pytest_prodcheck.probes._result import CheckResult
 from pytest_prodcheck.stack.endpoints import Endpoints
 
 pytestmark = [pytest.mark.monitoring]

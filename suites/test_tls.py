@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes import tls
-from pytest_prodcheck.probes._result import CheckResult
 
 pytestmark = [pytest.mark.tls]
 

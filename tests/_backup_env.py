@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_prodcheck.backup.dsn import PgTarget
-from pytest_prodcheck.stack._proc import (
+from pytest_prodcheck.core.proc import (
     ManagedProcess,
     free_port,
     make_tempdir,

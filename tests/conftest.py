@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from pytest_prodcheck.stack._proc import make_tempdir
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

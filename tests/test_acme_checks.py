@@ -12,7 +12,7 @@ from pytest_prodcheck import acme
 from pytest_prodcheck.acme import checks
 from pytest_prodcheck.acme.certinfo import cert_info
 from pytest_prodcheck.backup.schedule import FileCrontab, install_job
-from pytest_prodcheck.stack._proc import make_tempdir
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca, utcnow
 from tests._acme_env import DOMAIN, NAMES, AcmeEnv
 

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_prodcheck.acme.errors import InvalidDomain
 from pytest_prodcheck.acme.names import certificate_names, validate_domain
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 
 def test_defaults_are_www_api_monitoring() -> None:

@@ -6,8 +6,8 @@ import pytest
 
 from pytest_prodcheck.acme.errors import ReloadFailed
 from pytest_prodcheck.acme.reload import DEFAULT_RELOAD_COMMAND, parse_command, run_reload
-from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.stack._proc import make_tempdir
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.proc import make_tempdir
 
 
 def test_parse_command() -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from pytest_prodcheck.acme.errors import AcmeError
 from pytest_prodcheck.acme.store import LineageStore, RenewalConfig, write_atomic
-from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.stack._proc import make_tempdir
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.proc import make_tempdir
 
 
 @pytest.fixture

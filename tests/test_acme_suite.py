@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_prodcheck.acme.certinfo import cert_info
-from pytest_prodcheck.stack._proc import make_tempdir
+from pytest_prodcheck.core.proc import make_tempdir
 from tests._acme_env import DOMAIN, NAMES, AcmeEnv
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_acme.py"

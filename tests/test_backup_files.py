@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 
 from pytest_prodcheck.backup.catalog import human_size, latest_backup, list_backups
-from pytest_prodcheck.backup.fsutil import atomic_file, ensure_dir, write_text_atomic
 from pytest_prodcheck.backup.manifest import Manifest, read_manifest, write_manifest
 from pytest_prodcheck.backup.naming import (
     backup_name,
     manifest_path,
     parse_name,
     sha256_path,
-    temp_path,
 )
 from pytest_prodcheck.backup.scan import TableStat
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.files import atomic_file, ensure_dir, temp_path, write_text_atomic
 
 WHEN = datetime(2025, 1, 28, 12, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from pytest_prodcheck.backup.dump import DumpResult, dump_database
 from pytest_prodcheck.backup.pgload import create_database, drop_database
 from pytest_prodcheck.backup.restore import RestoreCancelled, restore_database
 from pytest_prodcheck.backup.verify import InvalidBackup
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
 from tests._backup_env import BackupEnv
 
 

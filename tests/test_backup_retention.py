@@ -10,7 +10,7 @@ import pytest
 from pytest_prodcheck.backup.manifest import Manifest, write_manifest
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
 from pytest_prodcheck.backup.retention import apply_prune, plan_prune
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ import pytest
 
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
 from pytest_prodcheck.backup.s3 import S3Config, S3Store, local_etag
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.stack._proc import (
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.proc import (
     free_port,
 )
 from pytest_prodcheck.stack.s3 import S3Server

@@ -22,7 +22,7 @@ from pytest_prodcheck.backup.schedule import (
     remove_job,
     validate_schedule,
 )
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
 
 
 @pytest.mark.parametrize(

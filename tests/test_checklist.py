@@ -21,7 +21,7 @@ from pytest_prodcheck.checklist import (
     load_waivers,
     resolve_items,
 )
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.evidence import Evidence
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

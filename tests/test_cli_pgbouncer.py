@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pytest_prodcheck import cli
-from pytest_prodcheck.stack._proc import free_port, make_tempdir
+from pytest_prodcheck.core.proc import free_port, make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from pytest_prodcheck import cli
 from pytest_prodcheck.commands import tls as tls_command
+from pytest_prodcheck.core.proc import free_port
 from pytest_prodcheck.probes.tls import SiteTarget
 from pytest_prodcheck.probes.tls_site import CHECK_IDS
-from pytest_prodcheck.stack._proc import free_port
 from tests._tls_servers import Lab
 
 PRODCHECK = str(Path(sys.executable).with_name("prodcheck"))

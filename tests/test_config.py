@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_prodcheck.config import DEFAULT_PROFILES, load_settings, parse_duration
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_prodcheck.checklist import load_attestations, load_waivers
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ENV = {

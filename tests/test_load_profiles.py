@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_prodcheck.config import DEFAULT_PROFILES
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.load.journey import TASKS, EndpointPaths, requests_per_task
 from pytest_prodcheck.load.profiles import PROFILES, get_profile
 from pytest_prodcheck.load.shapes import DAILY, SPIKE, get_shape, shape_file

@@ -14,7 +14,7 @@ import pytest
 from _load_target import Target
 
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
 from pytest_prodcheck.load.api import execute, plan_load
 from pytest_prodcheck.load.runner import Progress, RunSpec, run_locust
 from pytest_prodcheck.load.thresholds import Thresholds

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _load_target import Target
 
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
 from pytest_prodcheck.load.runner import RunSpec, run_locust
 from pytest_prodcheck.load.stats import Histogram, LoadStats, exact_percentile
 

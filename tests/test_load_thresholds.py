@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.load.api import plan_load
 from pytest_prodcheck.load.stats import Endpoint, Histogram, LoadStats
 from pytest_prodcheck.load.thresholds import Thresholds, throughput_bound

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_prodcheck.core.proc import free_port, make_tempdir, wait_port
 from pytest_prodcheck.monitoring.exporter import backup_timestamps, render
 from pytest_prodcheck.monitoring.rules import RULE_NAMES, render_rules
 from pytest_prodcheck.monitoring.server import MonitoringOptions, MonitoringStack, missing_binaries
 from pytest_prodcheck.monitoring.webhook import received_alerts
 from pytest_prodcheck.probes import monitoring as mon
-from pytest_prodcheck.stack._proc import free_port, make_tempdir, wait_port
 
 pytestmark = pytest.mark.skipif(
     bool(missing_binaries()), reason=f"monitoring binaries missing: {missing_binaries()}"

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.monitoring.server import MonitoringOptions, MonitoringStack, missing_binaries
 from pytest_prodcheck.monitoring.webhook import received_alerts
 from pytest_prodcheck.shop.process import ShopServer
-from pytest_prodcheck.stack._proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

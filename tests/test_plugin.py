@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pytest_prodcheck.errors import TargetUnreachable
+from pytest_prodcheck.core.errors import TargetUnreachable
 from pytest_prodcheck.plugin import MARKERS, OPTIONS
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes import http, tls
-from pytest_prodcheck.probes._result import CheckResult
 from pytest_prodcheck.probes.http.client import Session, fetch
 from pytest_prodcheck.probes.http.ratelimit import MAX_DRAIN_S, ZoneResult, drain_wait
-from pytest_prodcheck.stack._proc import free_port
 from tests._tls_servers import Lab
 
 

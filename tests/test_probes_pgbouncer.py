@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.proc import free_port
 from pytest_prodcheck.probes.pgbouncer import (
     APP_PREPARES_EXTRA,
     MONITORING_VIEWS,
@@ -17,7 +18,6 @@ from pytest_prodcheck.probes.pgbouncer import (
     parse_version,
     prepares_disabled_by,
 )
-from pytest_prodcheck.stack._proc import free_port
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.probes.pooling_failover import FailoverResult, check_failover, run_failover
-from pytest_prodcheck.stack._proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 
@@ -122,8 +122,8 @@ def test_pidfile_restarter_replaces_a_pgbouncer_started_elsewhere(pg):
     import subprocess
     import time
 
+    from pytest_prodcheck.core.proc import running_processes, wait_port
     from pytest_prodcheck.probes.pooling_failover import pidfile_restarter
-    from pytest_prodcheck.stack._proc import running_processes, wait_port
     from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 
     b = PgBouncerServer(make_tempdir("pgb-"), pg)
@@ -155,7 +155,7 @@ def test_pidfile_restarter_replaces_a_pgbouncer_started_elsewhere(pg):
 
 
 def test_pidfile_restarter_rejects_an_ini_without_pidfile(tmp_path):
-    from pytest_prodcheck.errors import ConfigError
+    from pytest_prodcheck.core.errors import ConfigError
     from pytest_prodcheck.probes.pooling_failover import pidfile_restarter
 
     ini = tmp_path / "pgbouncer.ini"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.probes.pooling_load import (
     PoolCapResult,
     check_pool_caps_server,
@@ -95,7 +95,7 @@ def test_fd_limit_in_a_child_whose_hard_limit_is_too_low_is_explained():
     """A process started with a low hard limit (ulimit -Hn 512) cannot run 1000 clients."""
     code = (
         "import resource\n"
-        "from pytest_prodcheck.errors import ToolError\n"
+        "from pytest_prodcheck.core.errors import ToolError\n"
         "from pytest_prodcheck.probes.pooling_load import run_pool_cap\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 512))\n"
         "try:\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.proc import free_port
 from pytest_prodcheck.probes.pooling_overhead import (
     LatencyStats,
     OverheadResult,
@@ -13,7 +14,6 @@ from pytest_prodcheck.probes.pooling_overhead import (
     measure_overhead,
     scram_salts,
 )
-from pytest_prodcheck.stack._proc import free_port
 
 
 def test_scram_secrets_in_the_auth_file_cut_the_overhead(pg, bouncer):

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pytest_prodcheck.stack._proc import make_tempdir
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.proc import free_port, make_tempdir
 from pytest_prodcheck.probes.postgres import (
     LoginTarget,
     check_app_role,
@@ -15,7 +16,6 @@ from pytest_prodcheck.probes.postgres import (
     check_seq_scans,
     login_target,
 )
-from pytest_prodcheck.stack._proc import free_port, make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_prodcheck.core.proc import free_port
 from pytest_prodcheck.probes import security
 from pytest_prodcheck.probes.envfile import check_env_file
 from pytest_prodcheck.probes.tls.target import SiteTarget
-from pytest_prodcheck.stack._proc import free_port
 from tests._tls_servers import Lab
 
 MONITORING = "monitoring.shop.test"

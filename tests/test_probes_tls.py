@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pytest_prodcheck.errors import TargetUnreachable
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes import tls
-from pytest_prodcheck.probes._result import CheckResult
-from pytest_prodcheck.stack._proc import free_port
 from tests._tls_servers import Lab
 
 

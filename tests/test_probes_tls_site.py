@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.proc import free_port
 from pytest_prodcheck.probes import tls, tls_site
-from pytest_prodcheck.stack._proc import free_port
 from tests._tls_servers import Lab
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.probes import tls
 from pytest_prodcheck.probes.http.ratelimit import fresh_sources
 from pytest_prodcheck.probes.tls.ciphers import weaknesses

@@ -185,7 +185,7 @@ def test_html_is_static_and_complete(report: Report) -> None:
 
 def test_write_reports_into_unwritable_dir(report: Report, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    from pytest_prodcheck.errors import ConfigError
+    from pytest_prodcheck.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="cannot write the report"):
         write_reports(report, tmp_path / "file" / "sub")

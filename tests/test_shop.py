@@ -18,11 +18,11 @@ import psycopg
 import pytest
 import requests
 
+from pytest_prodcheck.core.proc import free_port, make_tempdir
 from pytest_prodcheck.shop import seed
 from pytest_prodcheck.shop.hotpaths import HOT_PATHS, check_hot_path, check_hot_paths
 from pytest_prodcheck.shop.migrate import fingerprint, migrate
 from pytest_prodcheck.shop.process import ShopServer
-from pytest_prodcheck.stack._proc import free_port, make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

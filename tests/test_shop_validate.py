@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.shop.auth import token_digest, token_from_headers
 from pytest_prodcheck.shop.settings import ShopSettings
 from pytest_prodcheck.shop.validate import ApiError, require_int, require_str

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.stack.certs import (
     CA,
     CertPaths,

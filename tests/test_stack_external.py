@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.stack.endpoints import MissingEndpoint
 from pytest_prodcheck.stack.external import external_endpoints
 from pytest_prodcheck.stack.provider import open_stack

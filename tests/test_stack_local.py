@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import requests
 
-from pytest_prodcheck.stack import _proc
+from pytest_prodcheck.core import proc as _proc
 from pytest_prodcheck.stack.endpoints import Endpoints
 from pytest_prodcheck.stack.local import LocalStack
 
@@ -217,7 +217,7 @@ def test_restart_pgbouncer_keeps_its_address_and_handle(
     assert not Path(f"/proc/{old}").exists() or _starttime(old) is None
     with psycopg.connect(ep.pgbouncer_dsn, prepare_threshold=None) as conn:  # type: ignore[arg-type]
         assert conn.execute("select 1").fetchone() == (1,)
-    from pytest_prodcheck.errors import ConfigError
+    from pytest_prodcheck.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="restarts pgbouncer"):
         ep.restart("nginx")
@@ -358,7 +358,7 @@ def test_sigkilled_run_leaves_nothing_after_the_next_reap() -> None:
 
 
 def test_failed_start_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_prodcheck.errors import ToolError
+    from pytest_prodcheck.core.errors import ToolError
     from pytest_prodcheck.stack import nginx
 
     monkeypatch.setattr(nginx, "NGINX_BIN", "/nonexistent/nginx")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_prodcheck.errors import ConfigError, ToolError
-from pytest_prodcheck.stack._proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.certs import CertPaths, issue_leaf, make_ca, write_pem
 from pytest_prodcheck.stack.nginx import (
     MOZILLA_INTERMEDIATE_CIPHERS,

@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.stack._proc import make_tempdir, remove_tempdir
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.pgbouncer import (
     PgBouncerOptions,
     PgBouncerServer,
@@ -166,7 +166,7 @@ def test_stop_also_stops_a_pgbouncer_started_elsewhere_from_our_ini(
     import subprocess
     import time
 
-    from pytest_prodcheck.stack._proc import wait_port
+    from pytest_prodcheck.core.proc import wait_port
     from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 
     _pg, pgb = stack

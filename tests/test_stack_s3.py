@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from pytest_prodcheck.stack._proc import make_tempdir, remove_tempdir
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.s3 import S3Server
 
 

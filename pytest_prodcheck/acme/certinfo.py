@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
 
 
 @dataclass(frozen=True)

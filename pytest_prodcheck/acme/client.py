@@ -44,7 +44,7 @@ from pytest_prodcheck.acme.errors import (
     WebrootNotWritable,
 )
 from pytest_prodcheck.acme.store import write_atomic
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"

@@ -17,7 +17,7 @@ replaced when one of these is raised.
 
 from __future__ import annotations
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
 
 
 class AcmeError(ToolError):

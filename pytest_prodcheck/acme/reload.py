@@ -17,8 +17,8 @@ import subprocess
 from collections.abc import Sequence
 
 from pytest_prodcheck.acme.errors import ReloadFailed
-from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.secrets import mask_text
 
 DEFAULT_RELOAD_COMMAND: tuple[str, ...] = ("nginx", "-s", "reload")
 

@@ -33,7 +33,7 @@ from pytest_prodcheck.acme.names import certificate_names
 from pytest_prodcheck.acme.policy import RENEW_FRACTION, RenewalDecision, renewal_decision
 from pytest_prodcheck.acme.reload import run_reload
 from pytest_prodcheck.acme.store import LineageStore, RenewalConfig
-from pytest_prodcheck.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
 
 ClientFactory = Callable[[RenewalConfig, LineageStore], AcmeClient]
 

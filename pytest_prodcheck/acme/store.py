@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pytest_prodcheck.acme.errors import AcmeError
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 FULLCHAIN = "fullchain.pem"
 PRIVKEY = "privkey.pem"

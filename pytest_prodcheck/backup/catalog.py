@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pytest_prodcheck.backup.manifest import Manifest, read_manifest, utc_now
 from pytest_prodcheck.backup.naming import Kind, parse_name, sha256_path
-from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import psycopg
 from psycopg import sql
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.secrets import mask_text
 
 DEFAULT_PORT = 5432
 PG_LIB_ROOT = Path("/usr/lib/postgresql")

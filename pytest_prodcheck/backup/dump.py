@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pytest_prodcheck.backup.dsn import PgTarget, find_bindir, tool
-from pytest_prodcheck.backup.fsutil import atomic_file, ensure_dir, write_text_atomic
 from pytest_prodcheck.backup.manifest import Manifest, iso, utc_now, write_manifest
 from pytest_prodcheck.backup.naming import Kind, backup_name, manifest_path, sha256_path
 from pytest_prodcheck.backup.proc import CHUNK, grow_pipe, pg_tool, stderr_tail
 from pytest_prodcheck.backup.scan import DumpScanner
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
+from pytest_prodcheck.core.files import atomic_file, ensure_dir, write_text_atomic
 
 HEADER_PREFIX = b"-- prodcheck-backup:"
 _HEADER_RE = re.compile(rb"^-- prodcheck-backup: kind=(?P<kind>\w+) database=(?P<db>\S+)")

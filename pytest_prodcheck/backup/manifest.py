@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_prodcheck.backup.fsutil import write_text_atomic
 from pytest_prodcheck.backup.naming import manifest_path
 from pytest_prodcheck.backup.scan import TableStat
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
+from pytest_prodcheck.core.files import write_text_atomic
 
 SCHEMA_VERSION = 1
 

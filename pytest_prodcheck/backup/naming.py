@@ -58,11 +58,6 @@ def sidecars(path: Path) -> tuple[Path, Path]:
     return sha256_path(path), manifest_path(path)
 
 
-def temp_path(path: Path) -> Path:
-    """The hidden name a file is written under until it is complete (never matches the scheme)."""
-    return path.with_name(f".{path.name}.partial")
-
-
 def kind_of(value: str) -> Kind:
     """``"main"``/``"ai"`` from a CLI/config value."""
     if value not in KINDS:

@@ -26,7 +26,7 @@ from psycopg import sql
 from pytest_prodcheck.backup.dsn import PgTarget, tool
 from pytest_prodcheck.backup.proc import CHUNK, grow_pipe, pg_tool, stderr_tail
 from pytest_prodcheck.backup.scan import DumpScanner
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
 
 
 def load_dump(

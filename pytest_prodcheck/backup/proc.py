@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from pytest_prodcheck.backup.dsn import PgTarget, child_env
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
 
 CHUNK = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)

@@ -39,7 +39,7 @@ from pytest_prodcheck.backup.manifest import utc_now
 from pytest_prodcheck.backup.naming import Kind
 from pytest_prodcheck.backup.pgload import create_database, drop_database, load_dump, sql_errors
 from pytest_prodcheck.backup.verify import check_integrity
-from pytest_prodcheck.errors import ProdcheckError, ToolError
+from pytest_prodcheck.core.errors import ProdcheckError, ToolError
 
 
 class RestoreCancelled(ProdcheckError):

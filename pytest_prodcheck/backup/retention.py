@@ -22,7 +22,7 @@ from pathlib import Path
 from pytest_prodcheck.backup.catalog import BackupInfo, list_backups
 from pytest_prodcheck.backup.manifest import utc_now
 from pytest_prodcheck.backup.naming import KINDS, sidecars
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 from pytest_prodcheck.backup.naming import parse_name, sidecars
 from pytest_prodcheck.backup.proc import CHUNK
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
 
 PART_SIZE = 8 * 1024 * 1024
 META_SHA = "sha256"

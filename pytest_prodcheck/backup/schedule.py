@@ -32,8 +32,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from pytest_prodcheck.backup.fsutil import write_text_atomic
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.files import write_text_atomic
 
 ENV_FILE = "PRODCHECK_CRONTAB_FILE"
 ENV_USER = "PRODCHECK_CRONTAB_USER"

@@ -21,7 +21,7 @@ from typing import Any
 from pytest_prodcheck.backup.dsn import PgTarget
 from pytest_prodcheck.backup.naming import Kind
 from pytest_prodcheck.backup.s3 import S3Config
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 ENV_DSN = {"main": "DATABASE_URL", "ai": "AI_DATABASE_URL", "admin": "ADMIN_DATABASE_URL"}
 

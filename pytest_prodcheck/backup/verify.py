@@ -31,7 +31,7 @@ from pytest_prodcheck.backup.naming import parse_name, sha256_path
 from pytest_prodcheck.backup.pgload import create_database, drop_database, load_dump, scan_database
 from pytest_prodcheck.backup.proc import CHUNK
 from pytest_prodcheck.backup.scan import DumpScanner, TableStat
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
 
 
 class InvalidBackup(ConfigError):

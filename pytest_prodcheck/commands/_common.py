@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.config import DEFAULT_CONFIG_NAME, Settings, load_settings
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 __all__ = ["SETTING_DESTS", "add_config_args", "parse_set", "settings_from_args"]
 

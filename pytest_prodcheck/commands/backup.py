@@ -37,8 +37,8 @@ from pytest_prodcheck.backup.verify import (
     check_integrity,
     verify_backup,
 )
-from pytest_prodcheck.errors import ConfigError, ProdcheckError
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.core.secrets import mask_text
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -33,7 +33,7 @@ from pytest_prodcheck.checklist import (
 )
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
 from pytest_prodcheck.config import Settings
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 _ENV_OUT = "PRODCHECK_LINKMAP_OUT"
 COLLECT_TIMEOUT_S = 180

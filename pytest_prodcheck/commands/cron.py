@@ -32,7 +32,7 @@ from pytest_prodcheck.backup.schedule import (
     remove_job,
     validate_schedule,
 )
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 DAILY = "0 2 * * *"
 HOURLY = "0 * * * *"

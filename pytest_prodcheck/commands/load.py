@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.load.api import (
     LoadPlan,
     execute,
@@ -48,7 +49,6 @@ from pytest_prodcheck.load.runner import (
     free_port,
 )
 from pytest_prodcheck.load.shapes import SHAPES
-from pytest_prodcheck.secrets import mask_text
 
 
 def register(subparsers: Any) -> None:

@@ -21,7 +21,8 @@ import json
 import sys
 from typing import Any
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.probes.pgbouncer import (
     AdminConsole,
     PgBouncerExpected,
@@ -30,7 +31,6 @@ from pytest_prodcheck.probes.pgbouncer import (
     dsn_password,
     prepares_disabled_by,
 )
-from pytest_prodcheck.secrets import mask_text
 
 SHOW_COMMANDS = ("stats", "pools", "clients", "servers", "config", "databases")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 DEFAULT_WEBROOT = "/var/www/certbot"
 

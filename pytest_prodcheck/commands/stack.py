@@ -20,8 +20,8 @@ import time
 from types import FrameType
 from typing import Any
 
-from pytest_prodcheck.errors import ConfigError, ToolError
-from pytest_prodcheck.secrets import mask_dsn, mask_text
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 
 __all__ = ["register", "run"]
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         )
     from dataclasses import replace
 
-    from pytest_prodcheck.stack import _proc
+    from pytest_prodcheck.core import proc as _proc
     from pytest_prodcheck.stack.local import LocalStack
     from pytest_prodcheck.stack.provider import local_options_from
 

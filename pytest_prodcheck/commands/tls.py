@@ -22,10 +22,10 @@ import sys
 from typing import Any
 
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget
 from pytest_prodcheck.probes.tls_site import SiteReport, run_site_checks
-from pytest_prodcheck.secrets import mask_dsn, mask_text
 
 
 def register(subparsers: Any) -> None:

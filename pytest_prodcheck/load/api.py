@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.load.journey import DEFAULT_WAIT_MAX, DEFAULT_WAIT_MIN, EndpointPaths
 from pytest_prodcheck.load.profiles import Profile, get_profile
 from pytest_prodcheck.load.report import summary_lines, write_summary
 from pytest_prodcheck.load.runner import GeneratorHealth, LoadRun, Progress, RunSpec, run_locust
 from pytest_prodcheck.load.shapes import get_shape
 from pytest_prodcheck.load.thresholds import Thresholds, Verdict, thresholds_from_settings
-from pytest_prodcheck.probes._result import CheckResult
 
 
 @dataclass(frozen=True)

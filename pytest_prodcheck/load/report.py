@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.load.stats import Histogram, LoadStats
-from pytest_prodcheck.secrets import mask_text
 
 if TYPE_CHECKING:
     from pytest_prodcheck.load.api import LoadOutcome

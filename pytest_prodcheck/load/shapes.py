@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 HERE = Path(__file__).resolve().parent
 TIME_SCALE_ENV = "PRODCHECK_SHAPE_TIME_SCALE"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_prodcheck.errors import ToolError
+from pytest_prodcheck.core.errors import ToolError
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.load.journey import (
     DEFAULT_WAIT_MAX,
     DEFAULT_WAIT_MIN,
@@ -39,7 +40,6 @@ from pytest_prodcheck.load.journey import (
     requests_per_task,
 )
 from pytest_prodcheck.load.stats import LoadStats
-from pytest_prodcheck.probes._result import CheckResult
 
 Metric = Literal["p95", "p99", "error_rate", "rps"]
 Group = Literal["all", "non-ai", "ai"]

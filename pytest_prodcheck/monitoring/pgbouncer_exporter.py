@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError
 from pytest_prodcheck.probes.pgbouncer import AdminConsole, Table
 
 DSN_ENV = "PRODCHECK_PGBOUNCER_DSN"

@@ -26,15 +26,15 @@ from urllib.parse import quote
 
 import requests
 
-from pytest_prodcheck.errors import ToolError
-from pytest_prodcheck.monitoring.rules import render_rules
-from pytest_prodcheck.stack._proc import (
+from pytest_prodcheck.core.errors import ToolError
+from pytest_prodcheck.core.proc import (
     ManagedProcess,
     chown_tree,
     free_port,
     service_account,
     wait_port,
 )
+from pytest_prodcheck.monitoring.rules import render_rules
 
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"

@@ -12,7 +12,7 @@ import re
 import stat
 from pathlib import Path
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 
 CHECK_ID = "security.env-file"
 PLACEHOLDER = re.compile(

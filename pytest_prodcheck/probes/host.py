@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 
 TIMEOUT = 5.0
 _SAMPLE = re.compile(

@@ -27,10 +27,10 @@ from typing import Any
 
 import psycopg
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 from pytest_prodcheck.guide import PGBOUNCER
-from pytest_prodcheck.probes._result import CheckResult
-from pytest_prodcheck.secrets import mask_dsn, mask_text
 
 __all__ = [
     "APP_PREPARES_EXTRA",

@@ -34,10 +34,10 @@ from typing import Any
 
 import psycopg
 
-from pytest_prodcheck.errors import ConfigError, ProdcheckError, ToolError
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, ToolError
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password, first_line
-from pytest_prodcheck.secrets import mask_text
 
 __all__ = ["FailoverResult", "check_failover", "pidfile_restarter", "run_failover"]
 
@@ -247,12 +247,12 @@ def pidfile_restarter(ini_path: str | Path, timeout: float = 10.0) -> Callable[[
     >>> restart()
 
     When that pid is a process this run started (the embedded stack's PgBouncer), the *same*
-    :class:`~pytest_prodcheck.stack._proc.ManagedProcess` is restarted in place, so its owner
+    :class:`~pytest_prodcheck.core.proc.ManagedProcess` is restarted in place, so its owner
     (``LocalStack.pgbouncer``) keeps a handle on the live process: its ``reload()`` and ``stop()``
     act on the new PgBouncer. A PgBouncer started elsewhere is SIGTERMed and replaced by a process
     tracked by this run (stopped at exit at the latest).
     """
-    from pytest_prodcheck.stack._proc import ManagedProcess, running_processes, wait_port
+    from pytest_prodcheck.core.proc import ManagedProcess, running_processes, wait_port
     from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 
     ini = Path(ini_path)

@@ -31,10 +31,10 @@ from typing import Any
 
 import psycopg
 
-from pytest_prodcheck.errors import ConfigError, ToolError
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password, first_line
-from pytest_prodcheck.secrets import mask_text
 
 __all__ = ["PoolCapResult", "check_pool_caps_server", "ensure_fd_limit", "run_pool_cap"]
 

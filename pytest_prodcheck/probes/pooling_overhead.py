@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.pgbouncer import connect_error
 
 __all__ = [

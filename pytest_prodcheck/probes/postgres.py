@@ -28,10 +28,10 @@ from typing import Any
 
 import psycopg
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.probes.pgbouncer import AdminConsole, connect_error
-from pytest_prodcheck.secrets import mask_dsn
 
 __all__ = [
     "DEFAULT_PASSWORDS",

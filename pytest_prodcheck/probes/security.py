@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
-from pytest_prodcheck.errors import TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.http.client import Response, Session, fetch
 from pytest_prodcheck.probes.http.ratelimit import fresh_sources
 from pytest_prodcheck.probes.tls.target import SiteTarget

@@ -7,7 +7,7 @@
     0
 
 A TCP connect to the HTTPS port comes first, so an unreachable site raises
-:class:`~pytest_prodcheck.errors.TargetUnreachable` at once; after that a check that cannot run is
+:class:`~pytest_prodcheck.core.errors.TargetUnreachable` at once; after that a check that cannot run is
 recorded as ``error`` with its reason and never aborts the others (a crashing scanner included).
 The rate-limit probe runs alongside the rest from its own loopback address, or last when the site
 sees one address for everything (a remote site), and then waits until the buckets it filled have
@@ -22,8 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_prodcheck.errors import ConfigError, ProdcheckError, TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.http import (
     check_body_limit,
     check_csp,

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.report.model import SCHEMA_VERSION, Report, RunMeta, build_report
 from pytest_prodcheck.report.to_html import render_html
 from pytest_prodcheck.report.to_json import render_json

@@ -17,8 +17,8 @@ import sys
 from types import FrameType
 from typing import Any
 
-from pytest_prodcheck.errors import ConfigError, ProdcheckError
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.shop.settings import AI_DSN_ENV, DSN_ENV, ShopSettings
 
 

@@ -22,9 +22,9 @@ from typing import Any, Literal, LiteralString
 import psycopg
 from psycopg import sql
 
-from pytest_prodcheck.errors import TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
-from pytest_prodcheck.secrets import mask_dsn
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.shop.auth import SQL_SESSION_USER
 from pytest_prodcheck.shop.views.account import SQL_LOGIN
 from pytest_prodcheck.shop.views.ai import SQL_RECENT_CHECKS, SQL_RECOMMEND

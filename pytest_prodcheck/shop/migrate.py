@@ -21,8 +21,8 @@ from typing import Any, LiteralString
 
 import psycopg
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.secrets import mask_dsn
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.shop import seed
 from pytest_prodcheck.shop.passwords import hash_password
 

@@ -5,7 +5,7 @@
     {'status': 'ok', 'databases': {'main': 'ok', 'ai': 'ok'}}
 
 The DSNs travel in the child's environment (never argv, so ``ps`` shows no password). The child
-is a :class:`~pytest_prodcheck.stack._proc.ManagedProcess`: own process group, reaped at exit,
+is a :class:`~pytest_prodcheck.core.proc.ManagedProcess`: own process group, reaped at exit,
 on SIGTERM and by the next run after a SIGKILL. :meth:`ShopServer.stop` sends SIGTERM (uvicorn
 shuts down gracefully, closing its pools), then SIGKILLs the group after ``stop_timeout``.
 """
@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from pytest_prodcheck.errors import ProdcheckError, TargetUnreachable, ToolError
-from pytest_prodcheck.secrets import mask_text
+from pytest_prodcheck.core.errors import ProdcheckError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.proc import ManagedProcess, free_port, make_tempdir, wait_port
+from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.shop.settings import AI_DSN_ENV, DSN_ENV
-from pytest_prodcheck.stack._proc import ManagedProcess, free_port, make_tempdir, wait_port
 
 
 class ShopServer:

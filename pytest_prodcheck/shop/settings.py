@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pytest_prodcheck.errors import ConfigError
+from pytest_prodcheck.core.errors import ConfigError
 
 DSN_ENV = "PRODCHECK_SHOP_DSN"
 AI_DSN_ENV = "PRODCHECK_SHOP_AI_DSN"

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_prodcheck.errors import ToolError
-from pytest_prodcheck.stack._proc import make_tempdir, remove_tempdir
+from pytest_prodcheck.core.errors import ToolError
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca, write_pem
 from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
 from pytest_prodcheck.stack.nginx import NginxOptions, render_nginx_conf

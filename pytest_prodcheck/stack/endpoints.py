@@ -8,7 +8,7 @@
 
 Every field is plain data (str / tuple / None) so ``to_json()`` is the contract of
 ``prodcheck stack up --json``. DSNs are full ``postgresql://user:password@host:port/db`` URLs;
-mask them with :func:`pytest_prodcheck.secrets.mask_dsn` before printing.
+mask them with :func:`pytest_prodcheck.core.secrets.mask_dsn` before printing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pytest_prodcheck.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError
 
 
 class MissingEndpoint(ProdcheckError):

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_prodcheck.errors import ConfigError, ToolError
-from pytest_prodcheck.stack._proc import (
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.proc import (
     free_port,
     make_tempdir,
     remove_tempdir,

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pytest_prodcheck.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.guide import PGBOUNCER
-from pytest_prodcheck.stack._proc import (
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.proc import (
     ManagedProcess,
     chown_tree,
     free_port,
@@ -36,6 +35,7 @@ from pytest_prodcheck.stack._proc import (
     service_account,
     wait_port,
 )
+from pytest_prodcheck.guide import PGBOUNCER
 from pytest_prodcheck.stack._templates import render
 from pytest_prodcheck.stack.postgres import (
     APP_ROLE,

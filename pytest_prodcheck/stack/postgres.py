@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pytest_prodcheck.errors import ConfigError, ToolError
-from pytest_prodcheck.secrets import mask_text
-from pytest_prodcheck.stack._proc import (
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.proc import (
     ManagedProcess,
     chown_tree,
     free_port,
@@ -49,6 +48,7 @@ from pytest_prodcheck.stack._proc import (
     remove_tempdir,
     service_account,
 )
+from pytest_prodcheck.core.secrets import mask_text
 
 PG_BINDIR = Path(os.environ.get("PRODCHECK_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 TEMPLATE_ROOT = Path(os.environ.get("PRODCHECK_PG_TEMPLATE_ROOT", "/var/tmp"))

@@ -25,8 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pytest_prodcheck.errors import TargetUnreachable, ToolError
-from pytest_prodcheck.stack._proc import ManagedProcess, free_port, wait_port
+from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.proc import ManagedProcess, free_port, wait_port
 from pytest_prodcheck.stack.endpoints import S3Endpoint
 
 DUMMY_KEY_ID = "testing"

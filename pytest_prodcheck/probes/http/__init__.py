@@ -5,7 +5,7 @@
     >>> http.check_hsts(pages, target.expect).ok
     True
 
-Every ``check_*`` returns a :class:`~pytest_prodcheck.probes._result.CheckResult` (never raises for
+Every ``check_*`` returns a :class:`~pytest_prodcheck.core.result.CheckResult` (never raises for
 a misbehaving site: an unreachable page is an ``error`` result).
 """
 

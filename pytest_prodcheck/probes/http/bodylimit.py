@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from pytest_prodcheck.errors import TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.http.client import send_oversized
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from pytest_prodcheck.errors import TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.http.client import Response, Session
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

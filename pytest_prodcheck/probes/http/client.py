@@ -12,7 +12,7 @@ Why not ``requests``: it cannot connect to one address while sending another nam
 without patching the resolver, it decodes gzip bodies, and it reads ``REQUESTS_CA_BUNDLE`` from
 the environment. Here TLS is not verified on purpose (the ``tls.cert.*`` checks judge the
 certificate; these probes judge HTTP behaviour). Connection failures raise
-:class:`~pytest_prodcheck.errors.TargetUnreachable` with one clear line.
+:class:`~pytest_prodcheck.core.errors.TargetUnreachable` with one clear line.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_prodcheck.errors import TargetUnreachable
+from pytest_prodcheck.core.errors import TargetUnreachable
 from pytest_prodcheck.probes.tls.handshake import client_context, open_tcp
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

@@ -9,7 +9,7 @@ Only successful responses of a compressible type and at least :data:`MIN_SIZE` b
 
 from __future__ import annotations
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.http.pages import ERROR_LABEL, PageSet
 
 CHECK_ID = "http.gzip"

@@ -17,7 +17,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pytest_prodcheck.errors import TargetUnreachable
+from pytest_prodcheck.core.errors import TargetUnreachable
 from pytest_prodcheck.probes.http.client import Response, fetch
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

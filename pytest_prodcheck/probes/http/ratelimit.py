@@ -27,8 +27,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pytest_prodcheck.errors import TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.http.client import Session
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

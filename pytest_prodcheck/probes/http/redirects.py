@@ -14,8 +14,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from pytest_prodcheck.errors import TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.http.client import fetch
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.tls.handshake import Handshake, handshake
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

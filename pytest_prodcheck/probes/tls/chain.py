@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.tls.scan import CERT_KEY, TlsScan
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

@@ -12,7 +12,7 @@ under every profile; static-RSA key exchange and CBC fail unless the profile is 
 
 from __future__ import annotations
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.tls.profiles import load_profile
 from pytest_prodcheck.probes.tls.scan import TlsScan
 from pytest_prodcheck.probes.tls.target import Expectations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.tls.scan import CERT_KEY, TlsScan
 from pytest_prodcheck.probes.tls.target import Expectations
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from pytest_prodcheck.errors import TargetUnreachable
+from pytest_prodcheck.core.errors import TargetUnreachable
 from pytest_prodcheck.probes.tls.target import SiteTarget
 
 

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cryptography import x509
 
-from pytest_prodcheck.errors import TargetUnreachable
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.tls.handshake import Handshake, handshake
 from pytest_prodcheck.probes.tls.target import SiteTarget
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.tls.scan import CERT_KEY, TlsScan
 
 CHECK_ID = "tls.ocsp-stapling"

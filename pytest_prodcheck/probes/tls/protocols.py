@@ -11,7 +11,7 @@ guide's floor): ``modern`` allows TLS 1.3 only.
 
 from __future__ import annotations
 
-from pytest_prodcheck.probes._result import CheckResult
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes.tls.profiles import load_profile
 from pytest_prodcheck.probes.tls.scan import PROTOCOLS, TlsScan
 from pytest_prodcheck.probes.tls.target import Expectations

@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography import x509
 
-from pytest_prodcheck.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
 from pytest_prodcheck.probes.tls.target import SiteTarget
 
 _preload_lock = threading.Lock()

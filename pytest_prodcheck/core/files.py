@@ -19,10 +19,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from pytest_prodcheck.backup.naming import temp_path
-from pytest_prodcheck.errors import ConfigError, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ToolError
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def temp_path(path: Path) -> Path:
+    """The hidden name a file is written under until it is complete.
+
+    >>> temp_path(Path("b/main_db_20261203_020000.sql.gz"))
+    PosixPath('b/.main_db_20261203_020000.sql.gz.partial')
+    """
+    return path.with_name(f".{path.name}.partial")
 
 
 def ensure_dir(path: Path) -> Path:

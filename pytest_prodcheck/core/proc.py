@@ -9,7 +9,7 @@
     >>> wait_port("127.0.0.1", port, timeout=0.1)
     Traceback (most recent call last):
     ...
-    pytest_prodcheck.errors.TargetUnreachable: 127.0.0.1:... did not accept connections within 0.1 s
+    pytest_prodcheck.core.errors.TargetUnreachable: 127.0.0.1:... did not accept connections within 0.1 s
 
 Every started process gets its own process group (``process_group=0``) and is recorded
 
@@ -43,7 +43,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pytest_prodcheck.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
 
 RUN_ROOT = Path(os.environ.get("PRODCHECK_RUN_ROOT", "/tmp/prodcheck-run"))
 _PR_SET_PDEATHSIG = 1

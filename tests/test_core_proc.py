@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_prodcheck.errors import TargetUnreachable, ToolError
-from pytest_prodcheck.stack import _proc
-from pytest_prodcheck.stack._proc import (
+from pytest_prodcheck.core import proc as _proc
+from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.proc import (
     ManagedProcess,
     free_port,
     make_tempdir,
@@ -127,7 +127,7 @@ def test_wait_port_times_out_and_notices_dead_process(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent(
     """
     import sys, time
-    from pytest_prodcheck.stack._proc import ManagedProcess, make_tempdir
+    from pytest_prodcheck.core.proc import ManagedProcess, make_tempdir
     d = make_tempdir("child-")
     p = ManagedProcess("sleeper").start(["sleep", "60"], pdeathsig={pdeathsig})
     print(p.pid, d, flush=True)
@@ -203,7 +203,7 @@ def test_first_use_from_a_thread_still_installs_handlers_later() -> None:
     code = textwrap.dedent(
         """
         import signal, threading
-        from pytest_prodcheck.stack import _proc
+        from pytest_prodcheck.core import proc as _proc
         t = threading.Thread(target=lambda: _proc.make_tempdir("thread-"))
         t.start(); t.join()
         assert signal.getsignal(signal.SIGTERM) is not _proc._on_signal

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.errors import ConfigError
-from pytest_prodcheck.secrets import mask_dsn, mask_text
+from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 
 
 @pytest.mark.parametrize(
