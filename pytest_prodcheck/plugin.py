@@ -28,7 +28,6 @@ import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -317,10 +316,12 @@ def pytest_runtest_makereport(
 
 def _endpoint_secrets(ep: Endpoints) -> list[str]:
     """Passwords in the stack's DSNs and its S3 secret key (the local stack generates them)."""
+    from pytest_prodcheck.core.dsn import dsn_password
+
     out: list[str] = []
     for f in dataclasses.fields(ep):
         value = getattr(ep, f.name)
-        password = urlsplit(value).password if f.name.endswith("_dsn") and value else None
+        password = dsn_password(value) if f.name.endswith("_dsn") and value else None
         if password:
             out.append(password)
     if ep.s3 is not None and ep.s3.secret_access_key:

@@ -219,18 +219,9 @@ def _check_url(value: str, label: str) -> None:
 
 
 def _check_dsn(value: str, label: str) -> None:
-    parts = urlsplit(value)
-    shown = mask_dsn(value)
-    try:
-        parts.port  # noqa: B018
-    except ValueError:
-        raise ConfigError(f"{label} = {shown!r}: invalid port in DSN") from None
-    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
-        raise ConfigError(
-            f"{label} = {shown!r}: expected a DSN like postgresql://user:${{PASSWORD}}@host:5432/db"
-        )
-    if not parts.path.strip("/"):
-        raise ConfigError(f"{label} = {shown!r}: the DSN names no database (…/dbname)")
+    from pytest_prodcheck.core.dsn import Dsn  # psycopg: only when a DSN is configured
+
+    Dsn.parse(value, label, require_host=True, require_database=True)
 
 
 def _check_resolve(entry: str, label: str) -> None:

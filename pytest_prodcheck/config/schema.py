@@ -277,13 +277,16 @@ class Settings:
     def secrets(self) -> list[str]:
         """Literal secret values (DSN passwords) to pass to ``mask_text(extra=...)``."""
         out: list[str] = []
-        for sec in (self.database, self.pgbouncer):
-            for name in ("dsn", "ai_dsn", "admin_dsn"):
-                value = getattr(sec, name)
-                if value:
-                    pw = urlsplit(value).password
-                    if pw:
-                        out.append(pw)
+        dsns = [
+            value
+            for sec in (self.database, self.pgbouncer)
+            for value in (sec.dsn, sec.ai_dsn, sec.admin_dsn)
+            if value
+        ]
+        if dsns:
+            from pytest_prodcheck.core.dsn import dsn_password  # psycopg: only when needed
+
+            out.extend(pw for pw in map(dsn_password, dsns) if pw)
         if self.monitoring.sentry_dsn:
             user = urlsplit(self.monitoring.sentry_dsn).username
             if user:
