@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
+from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.load.api import (
@@ -98,7 +99,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _target(
-    args: argparse.Namespace, settings: Any, stack: contextlib.ExitStack
+    args: argparse.Namespace, settings: Settings, stack: contextlib.ExitStack
 ) -> tuple[str, str | None, str | None]:
     """(host to connect to, Host header, CA bundle): --host, else url, else the embedded stack."""
     ca = args.ca_bundle or settings.ca_bundle

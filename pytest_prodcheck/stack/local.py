@@ -51,6 +51,7 @@ from pytest_prodcheck.stack.postgres import PostgresServer
 from pytest_prodcheck.stack.s3 import DEFAULT_BUCKET, S3Server
 
 if TYPE_CHECKING:
+    from pytest_prodcheck.config import Settings
     from pytest_prodcheck.shop.process import ShopServer
 
 SHOP_DIR = Path(__file__).resolve().parent.parent / "shop"
@@ -80,6 +81,22 @@ class LocalStackOptions:
     with_monitoring: bool = True  # Prometheus & co., started only when installed
     shop_workers: int = 1
     timeout: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalStackOptions:
+        """The defaults, honouring the site names/paths and the S3 bucket of ``settings``."""
+        site, s3, d = settings.site, settings.s3, cls()
+        return cls(
+            apex=site.apex or d.apex,
+            www=site.www or None,
+            api=site.api or None,
+            monitoring=site.monitoring or None,
+            static_path=site.static_path or d.static_path,
+            api_path=site.api_path or d.api_path,
+            bucket=s3.bucket or d.bucket,
+            s3_region=s3.region or d.s3_region,
+            s3_prefix=s3.prefix or d.s3_prefix,
+        )
 
     def names(self) -> tuple[str, str, str, str]:
         return (
