@@ -16,14 +16,13 @@ import pytest
 
 from pytest_prodcheck.core import proc as _proc
 from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.ports import free_port, wait_port
 from pytest_prodcheck.core.proc import (
     ManagedProcess,
-    free_port,
     make_tempdir,
     reap_leftovers,
     remove_tempdir,
     service_account,
-    wait_port,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.probes.pgbouncer import (
     APP_PREPARES_EXTRA,
     MONITORING_VIEWS,

@@ -122,7 +122,8 @@ def test_pidfile_restarter_replaces_a_pgbouncer_started_elsewhere(pg):
     import subprocess
     import time
 
-    from pytest_prodcheck.core.proc import running_processes, wait_port
+    from pytest_prodcheck.core.ports import wait_port
+    from pytest_prodcheck.core.proc import running_processes
     from pytest_prodcheck.probes.pooling_failover import pidfile_restarter
     from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 

@@ -166,7 +166,7 @@ def test_stop_also_stops_a_pgbouncer_started_elsewhere_from_our_ini(
     import subprocess
     import time
 
-    from pytest_prodcheck.core.proc import wait_port
+    from pytest_prodcheck.core.ports import wait_port
     from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 
     _pg, pgb = stack

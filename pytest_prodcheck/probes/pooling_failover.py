@@ -252,7 +252,8 @@ def pidfile_restarter(ini_path: str | Path, timeout: float = 10.0) -> Callable[[
     act on the new PgBouncer. A PgBouncer started elsewhere is SIGTERMed and replaced by a process
     tracked by this run (stopped at exit at the latest).
     """
-    from pytest_prodcheck.core.proc import ManagedProcess, running_processes, wait_port
+    from pytest_prodcheck.core.ports import wait_port
+    from pytest_prodcheck.core.proc import ManagedProcess, running_processes
     from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 
     ini = Path(ini_path)

@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Literal
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.ports import free_port, wait_port
 from pytest_prodcheck.core.proc import (
     ManagedProcess,
     chown_tree,
-    free_port,
     raise_nofile_limit,
     service_account,
-    wait_port,
 )
 from pytest_prodcheck.guide import PGBOUNCER
 from pytest_prodcheck.stack._templates import render
