@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Literal
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.files import replace_file
 from pytest_prodcheck.core.ports import free_port, wait_port
 from pytest_prodcheck.core.proc import (
     ManagedProcess,
-    chown_tree,
     raise_nofile_limit,
     service_account,
 )
@@ -217,12 +217,7 @@ class PgBouncerServer:
             (self.ini_path, ini),
             (self.auth_file, render_userlist(self._auth_entries())),
         ):
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            chown_tree(tmp, self.account)
-            os.replace(tmp, path)
+            replace_file(path, text, mode=0o600, owner=self.account)
         if self.account is not None:
             os.chown(self.workdir, *self.account)
         return self.ini_path
