@@ -117,15 +117,18 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _run_child(pdeathsig: bool) -> tuple[subprocess.Popen[str], int, Path]:
+def _script(code: str) -> tuple[subprocess.Popen[str], str]:
+    """Run ``code`` in a fresh interpreter; return it and the first line it prints."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD.format(pdeathsig=pdeathsig)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     assert child.stdout is not None
-    pid_s, tmp = child.stdout.readline().split()
+    return child, child.stdout.readline()
+
+
+def _run_child(pdeathsig: bool) -> tuple[subprocess.Popen[str], int, Path]:
+    child, line = _script(_CHILD.format(pdeathsig=pdeathsig))
+    pid_s, tmp = line.split()
     return child, int(pid_s), Path(tmp)
 
 
@@ -283,14 +286,8 @@ _GROUP_CHILD = textwrap.dedent(
 
 
 def _run_group_child(from_thread: bool) -> tuple[subprocess.Popen[str], int]:
-    child = subprocess.Popen(
-        [sys.executable, "-c", _GROUP_CHILD.format(from_thread=from_thread)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert child.stdout is not None
-    return child, int(child.stdout.readline())
+    child, line = _script(_GROUP_CHILD.format(from_thread=from_thread))
+    return child, int(line)
 
 
 def test_process_group_dies_with_a_sigterm_or_sigkill_of_its_parent() -> None:

@@ -181,6 +181,40 @@ def die_with_parent_preexec() -> Callable[[], None] | None:
     return _pdeathsig if _libc is not None else None
 
 
+def _popen(
+    name: str,
+    argv: Sequence[str],
+    stdout: Any,
+    stderr: Any,
+    env: Mapping[str, str] | None,
+    cwd: Path | str | None,
+    process_group: int,
+    preexec: Callable[[], None] | None,
+    **kwargs: Any,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` (stdin closed) in ``process_group`` (0: a new one); ToolError if it cannot."""
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            process_group=process_group,
+            close_fds=True,
+            preexec_fn=preexec,
+            **kwargs,
+        )
+    except OSError as exc:
+        raise ToolError(f"cannot start {name} ({argv[0]}): {exc.strerror or exc}") from exc
+
+
+def _record_group(pgid: int, name: str) -> None:
+    """The pidfile the next run's :func:`reap_leftovers` kills group ``pgid`` by."""
+    _record("proc", str(pgid), f"{pgid} {_proc_starttime(pgid) or ''} {name}")
+
+
 class ManagedProcess:
     """A service child in its own process group, tracked until stopped.
 
@@ -223,25 +257,15 @@ class ManagedProcess:
             kwargs.update(user=user[0], group=user[1], extra_groups=[])
         preexec = die_with_parent_preexec() if pdeathsig else None
         try:
-            self.popen = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                process_group=0,
-                close_fds=True,
-                preexec_fn=preexec,
-                **kwargs,
+            self.popen = _popen(
+                self.name, argv, out, subprocess.STDOUT, env, cwd, 0, preexec, **kwargs
             )
-        except OSError as exc:
+        except ToolError:
             self._close_log()
-            raise ToolError(f"cannot start {self.name} ({argv[0]}): {exc.strerror or exc}") from exc
+            raise
         with _lock:
             _processes[self.popen.pid] = self
-        start = _proc_starttime(self.popen.pid) or ""
-        _record("proc", str(self.popen.pid), f"{self.popen.pid} {start} {self.name}")
+        _record_group(self.popen.pid, self.name)
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
@@ -413,27 +437,15 @@ class ProcessGroup:
     ) -> GroupMember:
         """Start ``argv`` in the group (stdin closed; ``stdout``/``stderr`` as for Popen)."""
         _ensure_installed()
-        try:
-            popen = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                process_group=0 if self.pgid is None else self.pgid,
-                preexec_fn=die_with_parent_preexec(),
-            )
-        except OSError as exc:
-            raise ToolError(f"cannot start {self.name} ({argv[0]}): {exc.strerror or exc}") from exc
+        group = 0 if self.pgid is None else self.pgid
+        popen = _popen(self.name, argv, stdout, stderr, env, cwd, group, die_with_parent_preexec())
         member = GroupMember(role, popen)
         self.members.append(member)
         if self.pgid is None:
             self.pgid = popen.pid
             with _lock:
                 _groups[self.pgid] = self
-            start = _proc_starttime(self.pgid) or ""
-            _record("proc", str(self.pgid), f"{self.pgid} {start} {self.name}")
+            _record_group(self.pgid, self.name)
         return member
 
     def all_exited(self) -> bool:
