@@ -14,7 +14,7 @@ import pytest
 
 from pytest_prodcheck import cli
 from pytest_prodcheck.commands import tls as tls_command
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.probes.tls import SiteTarget
 from pytest_prodcheck.probes.tls_site import CHECK_IDS
 from tests._tls_servers import Lab

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.probes import tls, tls_site
 from tests._tls_servers import Lab
 

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError, ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack import pg_template as tmplmod
 from pytest_prodcheck.stack import postgres as pgmod
 from pytest_prodcheck.stack.pg_template import template_dir

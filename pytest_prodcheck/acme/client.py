@@ -45,8 +45,8 @@ from pytest_prodcheck.acme.errors import (
     RateLimited,
     WebrootNotWritable,
 )
-from pytest_prodcheck.acme.store import write_atomic
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.files import replace_file
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -210,7 +210,8 @@ class AcmeClient:
         if not self.account_path or not uri:
             return
         data = {"directory": self.directory_url, "uri": uri, "key": key.to_json()}
-        write_atomic(self.account_path, json.dumps(data).encode(), 0o600)
+        self.account_path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(self.account_path, json.dumps(data), mode=0o600)
 
     # -- issuance -------------------------------------------------------------------------------
     def issue(
@@ -240,7 +241,7 @@ class AcmeClient:
                 response, validation = chall.response_and_validation(self._account_key)
                 token_file = challenge_dir / chall.chall.encode("token")
                 try:
-                    write_atomic(token_file, validation.encode(), 0o644)
+                    replace_file(token_file, validation, mode=0o644)
                 except OSError as exc:
                     raise WebrootNotWritable(
                         f"cannot write challenge file {token_file}: {exc.strerror or exc}"

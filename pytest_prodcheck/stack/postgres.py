@@ -34,9 +34,9 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.core.proc import (
     ManagedProcess,
-    free_port,
     make_tempdir,
     remove_tempdir,
     service_account,
