@@ -8,7 +8,7 @@
     'pass'
 
 From this table come :data:`~pytest_prodcheck.probes.tls_site.CHECK_IDS`, the dispatch of
-:func:`~pytest_prodcheck.probes.tls_site.run_site_checks`, the ``prodcheck tls check --list``
+:func:`~pytest_prodcheck.probes.tls_site.run_site_checks`, the ``prodcheck tls list``
 listing and the parametrisation of ``suites/test_tls.py`` (rows marked ``tls``) and
 ``suites/test_http.py`` (rows marked ``http``), checklist markers included.
 
