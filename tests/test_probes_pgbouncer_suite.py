@@ -27,6 +27,7 @@ def session_pgb(pg):
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     shutil.copy(SUITE, pytester.path / "test_pooling.py")
+    shutil.copy(SUITE.with_name("conftest.py"), pytester.path / "conftest.py")
     return pytester
 
 

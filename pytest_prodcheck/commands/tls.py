@@ -26,8 +26,8 @@ from typing import Any
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_dsn, mask_text
-from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget
 from pytest_prodcheck.probes.site_checks import SITE_CHECKS
+from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget
 from pytest_prodcheck.probes.tls_site import SiteReport, run_site_checks
 
 
