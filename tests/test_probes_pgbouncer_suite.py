@@ -15,6 +15,7 @@ from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_pooling.py"
+USE_SUITE_CONFTEST = 'pytest_plugins = ["suite_conftest"]\n'
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,9 @@ def session_pgb(pg):
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     shutil.copy(SUITE, pytester.path / "test_pooling.py")
-    shutil.copy(SUITE.with_name("conftest.py"), pytester.path / "conftest.py")
+    # the suites' conftest (judge, …) as a plugin, so a test can still write its own conftest
+    shutil.copy(SUITE.with_name("conftest.py"), pytester.path / "suite_conftest.py")
+    pytester.makeconftest(USE_SUITE_CONFTEST)
     return pytester
 
 
@@ -92,7 +95,7 @@ def guide_pgb(pg):
     b.stop()
 
 
-CONFTEST_DECLARING_TARGET = """
+CONFTEST_DECLARING_TARGET = USE_SUITE_CONFTEST + """
 import os
 import pytest
 from pytest_prodcheck.stack.endpoints import Endpoints
