@@ -95,7 +95,9 @@ def guide_pgb(pg):
     b.stop()
 
 
-CONFTEST_DECLARING_TARGET = USE_SUITE_CONFTEST + """
+CONFTEST_DECLARING_TARGET = (
+    USE_SUITE_CONFTEST
+    + """
 import os
 import pytest
 from pytest_prodcheck.stack.endpoints import Endpoints
@@ -108,6 +110,7 @@ def prodcheck_stack():
         extras={"app_prepared_statements": "disabled"},
     )
 """
+)
 
 
 def test_prepared_statements_are_accepted_only_when_declared_disabled(
