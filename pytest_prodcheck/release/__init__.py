@@ -1,0 +1,34 @@
+"""The release report: checklist items decided from fresh evidence across runs.
+
+    >>> from pytest_prodcheck.release import AgePolicy, decide_release
+    >>> rr = decide_release(records, target="local", now=now, policy=AgePolicy())
+    >>> rr.headline
+    'INCOMPLETE: 1 critical item lacks fresh evidence: predeploy.disaster-recovery (stale: 40 d > 30 d)'
+
+Modules: :mod:`.ages` (maximum ages), :mod:`.baseline` (load baselines), :mod:`.decide` (the
+decision), :mod:`.model` (the report as data). Rendering lives in :mod:`pytest_prodcheck.report`.
+"""
+
+from __future__ import annotations
+
+from pytest_prodcheck.release.ages import BUILTIN, AgePolicy, MaxAge, parse_max_age
+from pytest_prodcheck.release.baseline import BaselineLimits, Comparison, compare, find_baseline
+from pytest_prodcheck.release.decide import PROFILE_ITEMS, choose_anchor, decide_release
+from pytest_prodcheck.release.model import RELEASE_STATUSES, ReleaseItem, ReleaseReport
+
+__all__ = [
+    "BUILTIN",
+    "PROFILE_ITEMS",
+    "RELEASE_STATUSES",
+    "AgePolicy",
+    "BaselineLimits",
+    "Comparison",
+    "MaxAge",
+    "ReleaseItem",
+    "ReleaseReport",
+    "choose_anchor",
+    "compare",
+    "decide_release",
+    "find_baseline",
+    "parse_max_age",
+]
