@@ -95,6 +95,10 @@ def _num(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _table(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass(frozen=True)
 class LoadDigest:
     """What trends and baselines need of one load run's ``summary.json``."""
@@ -117,10 +121,9 @@ class LoadDigest:
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any], path: str = "") -> LoadDigest:
         """From a ``summary.json`` dict (:func:`pytest_prodcheck.load.report.summary_dict`)."""
-        profile = summary.get("profile") if isinstance(summary.get("profile"), dict) else {}
-        stats = summary.get("stats") if isinstance(summary.get("stats"), dict) else {}
-        groups = stats.get("groups") if isinstance(stats.get("groups"), dict) else {}
-        total = groups.get("all") if isinstance(groups.get("all"), dict) else {}
+        profile = _table(summary.get("profile"))
+        stats = _table(summary.get("stats"))
+        total = _table(_table(stats.get("groups")).get("all"))
         name = str(summary.get("name") or profile.get("name") or "load")
         finished = summary.get("finished_utc")
         try:

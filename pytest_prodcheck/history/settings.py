@@ -1,22 +1,22 @@
 """``[history]`` settings and the store they describe.
 
-    [history]
-    enabled = true                  # every run appends a record (default)
-    dir = "reports/history"         # default: <report_dir>/history
-    s3 = false                      # true: the [s3] bucket (backups' settings), prefix below
-    s3_prefix = "prodcheck-history/"
-    target = "production"           # the history's name for this target (default: host or kind)
-    lookback_days = 90              # records older than this are not read
-    trend_runs = 20                 # runs drawn in the trend charts
-    baseline_p95_increase_pct = 25  # a load run regresses when p95 rises more than this …
-    baseline_rps_decrease_pct = 20  # … or throughput falls more than this, vs its baseline
+[history]
+enabled = true                  # every run appends a record (default)
+dir = "reports/history"         # default: <report_dir>/history
+s3 = false                      # true: the [s3] bucket (backups' settings), prefix below
+s3_prefix = "prodcheck-history/"
+target = "production"           # the history's name for this target (default: host or kind)
+lookback_days = 90              # records older than this are not read
+trend_runs = 20                 # runs drawn in the trend charts
+baseline_p95_increase_pct = 25  # a load run regresses when p95 rises more than this …
+baseline_rps_decrease_pct = 20  # … or throughput falls more than this, vs its baseline
 
-    [history.max_age]               # item id or section -> "run" | "7d" | "36h" | "attestation"
-    backups = "14d"
-    "testing.stress" = "3d"
+[history.max_age]               # item id or section -> "run" | "7d" | "36h" | "attestation"
+backups = "14d"
+"testing.stress" = "3d"
 
-    >>> hs = history_settings({"s3": True, "max_age": {"backups": "14d"}}, "prodcheck.toml")
-    >>> store = open_store(hs, s3_config, report_dir="reports")   # S3HistoryStore or DirStore
+>>> hs = history_settings({"s3": True, "max_age": {"backups": "14d"}}, "prodcheck.toml")
+>>> store = open_store(hs, s3_config, report_dir="reports")   # S3HistoryStore or DirStore
 """
 
 from __future__ import annotations

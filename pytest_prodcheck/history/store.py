@@ -168,7 +168,9 @@ class DirStore:
         if not self.directory.exists():
             return HistoryRead((), (), self.where)
         if not self.directory.is_dir():
-            raise ConfigError(f"history path {self.directory} is not a directory; fix [history] dir")
+            raise ConfigError(
+                f"history path {self.directory} is not a directory; fix [history] dir"
+            )
         records: list[HistoryRecord] = []
         problems: list[str] = []
         for path in self.names(since):

@@ -130,7 +130,9 @@ class AgePolicy:
     team: Mapping[str, MaxAge] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, raw: Mapping[str, object], where: str = "[history.max_age]") -> AgePolicy:
+    def from_settings(
+        cls, raw: Mapping[str, object], where: str = "[history.max_age]"
+    ) -> AgePolicy:
         """Validate ``[history.max_age]``: keys are item ids or section names."""
         team: dict[str, MaxAge] = {}
         for key, value in raw.items():

@@ -130,6 +130,7 @@ def compare(current: LoadDigest, baseline: Baseline | None, limits: BaselineLimi
             f"({change:+.0f} %)".replace("(-", "(−")
             + (f" < −{limits.rps_decrease_pct:g} % allowed" if bad else "")
         )
-    if not lines:
+    compared = bool(lines)
+    if not compared:
         lines.append(f"{current.name}: baseline has no p95 or throughput to compare")
-    return Comparison(current.name, baseline, tuple(lines), regressed, bool(lines))
+    return Comparison(current.name, baseline, tuple(lines), regressed, compared)

@@ -333,7 +333,8 @@ def _verdict(items: Sequence[ReleaseItem]) -> tuple[ReleaseVerdict, str, tuple[s
     if others:
         reasons.append(
             f"{len(others)} non-critical item{'s' if len(others) != 1 else ''} without fresh "
-            "evidence (not blocking): " + ", ".join(_lack(r) for r in others[:8])
+            "evidence (not blocking): "
+            + ", ".join(_lack(r) for r in others[:8])
             + (", …" if len(others) > 8 else "")
         )
     return verdict, headline, tuple(reasons)
@@ -350,7 +351,9 @@ def latest_comparisons(
                 newest[d.name] = (rec, d)
     out = []
     for name, (rec, d) in sorted(newest.items()):
-        base = find_baseline(records, rec.target, name, before=rec.finished_utc, exclude_run=rec.run_id)
+        base = find_baseline(
+            records, rec.target, name, before=rec.finished_utc, exclude_run=rec.run_id
+        )
         out.append(compare(d, base, limits))
     return tuple(out)
 

@@ -1,8 +1,8 @@
 """Write the release report: ``release.json``, ``release.md`` and ``release.html`` together.
 
-    >>> paths = write_release_reports(rr, Path("reports"))        # doctest: +SKIP
-    >>> [p.name for p in paths]                                    # doctest: +SKIP
-    ['release.json', 'release.md', 'release.html']
+>>> paths = write_release_reports(rr, Path("reports"))        # doctest: +SKIP
+>>> [p.name for p in paths]                                    # doctest: +SKIP
+['release.json', 'release.md', 'release.html']
 """
 
 from __future__ import annotations

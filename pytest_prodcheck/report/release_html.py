@@ -107,7 +107,8 @@ def render_release_html(rr: ReleaseReport) -> str:
     if rr.problems:
         out.append(
             f'<details class="problems"><summary>{len(rr.problems)} history record(s) skipped'
-            "</summary><ul>" + "".join(f"<li>{escape(p)}</li>" for p in rr.problems)
+            "</summary><ul>"
+            + "".join(f"<li>{escape(p)}</li>" for p in rr.problems)
             + "</ul></details>"
         )
     if rr.comparisons:
@@ -122,12 +123,7 @@ def render_release_html(rr: ReleaseReport) -> str:
                 f"<td>{escape(c.baseline.describe if c.baseline else 'none yet')}</td></tr>"
             )
         out.append("</tbody></table>")
-    regressed = {
-        (r.run_id, c.profile)
-        for c in rr.comparisons
-        if c.regressed
-        for r in rr.runs[-1:]
-    }
+    regressed = {(r.run_id, c.profile) for c in rr.comparisons if c.regressed for r in rr.runs[-1:]}
     out.append("<h2>Load trends</h2>")
     out.append(load_trends(rr.runs, regressed))
     out.append("<h2>Item statuses over the last runs</h2>")

@@ -38,7 +38,9 @@ def _evidence(r: ReleaseItem, link: str, max_lines: int, max_chars: int) -> str:
 def _from(r: ReleaseItem) -> str:
     if r.at is None:
         return f"no evidence (max {r.max_age.text})"
-    return cell(f"{r.run_label}, {r.at:%Y-%m-%d %H:%M} UTC, age {r.age_text} (max {r.max_age.text})")
+    return cell(
+        f"{r.run_label}, {r.at:%Y-%m-%d %H:%M} UTC, age {r.age_text} (max {r.max_age.text})"
+    )
 
 
 def _render(rr: ReleaseReport, max_lines: int, max_chars: int) -> str:

@@ -87,8 +87,7 @@ def fold(lines: list[str]) -> str:
         return items(lines)
     head = [x if len(x) <= 200 else x[:199] + "…" for x in lines[:2]]
     return (
-        items(head)
-        + f"<details><summary>all {len(lines)} lines</summary>{items(lines)}</details>"
+        items(head) + f"<details><summary>all {len(lines)} lines</summary>{items(lines)}</details>"
     )
 
 

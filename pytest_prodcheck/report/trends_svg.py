@@ -146,9 +146,7 @@ def _short(rec: HistoryRecord) -> str:
     return f"{rec.finished_utc:%m-%d %H:%M}"
 
 
-def load_trends(
-    runs: Sequence[HistoryRecord], regressed: Collection[tuple[str, str]] = ()
-) -> str:
+def load_trends(runs: Sequence[HistoryRecord], regressed: Collection[tuple[str, str]] = ()) -> str:
     """One ``<div class="trend-row">`` per load profile seen in ``runs`` (oldest first).
 
     ``regressed``: ``(run id, profile)`` pairs drawn red (a baseline regression).
