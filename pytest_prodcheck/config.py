@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.guide import PGBOUNCER
+from pytest_prodcheck.history.settings import HistorySettings, history_values
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
@@ -226,6 +227,7 @@ _SECTIONS: dict[str, type] = {
     "monitoring": MonitoringSettings,
     "security": SecuritySettings,
     "checklist": ChecklistSettings,
+    "history": HistorySettings,
 }
 
 
@@ -257,6 +259,7 @@ class Settings:
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     checklist: ChecklistSettings = field(default_factory=ChecklistSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
     config_path: str | None = field(default=None, metadata={"internal": True})
 
     @property
@@ -429,6 +432,8 @@ def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
 def _convert_section(
     cls: type, section: str, values: Mapping[str, Any], where: str, base: Path | None
 ) -> dict[str, Any]:
+    if cls is HistorySettings:
+        return history_values(values, where, base)
     out: dict[str, Any] = {}
     for key, value in values.items():
         if cls is LoadSettings and key == "profiles":

@@ -29,7 +29,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pytest_prodcheck._version import __version__
-from pytest_prodcheck.report.model import SCHEMA_VERSION as REPORT_SCHEMA
 
 __all__ = [
     "HISTORY_SCHEMA",
@@ -312,6 +311,8 @@ def parse_record(data: Any, where: str) -> HistoryRecord:
     kind = data.get("record", "run")
     if kind not in ("run", "load"):
         raise RecordProblem(f"unknown record type {kind!r}")
+    from pytest_prodcheck.report.model import SCHEMA_VERSION as REPORT_SCHEMA  # (config imports us)
+
     report = data.get("report")
     if report is not None:
         if not isinstance(report, dict) or not isinstance(report.get("items"), list):

@@ -26,15 +26,17 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_prodcheck.backup.s3 import S3Config
 from pytest_prodcheck.core.errors import ConfigError
-from pytest_prodcheck.history.store import DirStore, HistoryStore
 from pytest_prodcheck.release.ages import AgePolicy
-from pytest_prodcheck.release.baseline import BaselineLimits
 
-__all__ = ["HistorySettings", "history_settings", "open_store"]
+if TYPE_CHECKING:  # config.py imports this module: keep its imports light
+    from pytest_prodcheck.backup.s3 import S3Config
+    from pytest_prodcheck.history.store import HistoryStore
+    from pytest_prodcheck.release.baseline import BaselineLimits
+
+__all__ = ["HistorySettings", "history_settings", "history_values", "open_store"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class HistorySettings:
         return AgePolicy.from_settings(self.max_age)
 
     def limits(self) -> BaselineLimits:
+        from pytest_prodcheck.release.baseline import BaselineLimits
+
         return BaselineLimits(self.baseline_p95_increase_pct, self.baseline_rps_decrease_pct)
 
 
@@ -66,6 +70,16 @@ def _bad(where: str, key: str, value: object, expected: str) -> ConfigError:
 
 def history_settings(raw: Mapping[str, Any], where: str = "config") -> HistorySettings:
     """Validate a ``[history]`` table (unknown keys, types, ranges, max ages) into settings."""
+    return HistorySettings(**history_values(raw, where))
+
+
+def history_values(
+    raw: Mapping[str, Any], where: str = "config", base: Path | None = None
+) -> dict[str, Any]:
+    """The validated keys of a ``[history]`` table (what ``config`` merges layer by layer).
+
+    A relative ``dir`` read from a file (``base``: the file's directory) is relative to it.
+    """
     allowed = {f.name: f for f in dataclasses.fields(HistorySettings)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -90,14 +104,18 @@ def history_settings(raw: Mapping[str, Any], where: str = "config") -> HistorySe
             value = types.MappingProxyType(dict(value))
         elif value is not None and not (isinstance(value, str) and value.strip()):
             raise _bad(where, key, value, "a non-empty string")
+        elif key == "dir" and base is not None and not Path(value).is_absolute():
+            value = str(base / value)
         values[key] = value
-    return HistorySettings(**values)
+    return values
 
 
 def open_store(
     hs: HistorySettings, s3: S3Config | None, report_dir: str | Path = "reports"
 ) -> HistoryStore:
     """The directory store, or the S3 store (spooling into ``<dir>/pending``) when ``s3``."""
+    from pytest_prodcheck.history.store import DirStore
+
     directory = hs.directory(report_dir)
     if not hs.s3:
         return DirStore(directory)
