@@ -160,6 +160,16 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
         {"metavar": "N", "help": "run Locust with a master and N local worker processes"},
     ),
     (
+        "--prodcheck-history",
+        None,
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "also write release.{json,md,html}: every item decided from fresh evidence "
+            "across the runs in the history ([history]); the run's own verdict is unchanged",
+        },
+    ),
+    (
         "--prodcheck-host-checks",
         "host_checks",
         {
@@ -451,6 +461,8 @@ class ChecklistReporter:
         self.written: list[Path] = []
         self.summary = ""
         self.error = ""
+        self.history_lines: list[str] = []
+        self.history_error = ""
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         if checklist_ids(item):
@@ -549,6 +561,20 @@ class ChecklistReporter:
             f"decided ({cov.unverified} not verified) on {target}; "
             f"report: {directory}/checklist.{{json,md,html}}"
         )
+        from pytest_prodcheck.release.service import after_run  # the history (issue 14)
+
+        done = after_run(
+            self.settings,
+            report.to_dict(),
+            os.environ,
+            release_report=bool(self.config.getoption("prodcheck_history")),
+            waivers=self.waivers,
+            attestations=self.attestations,
+        )
+        self.history_lines = [mask_text(x, extra=self.secrets) for x in done.lines]
+        self.history_error = mask_text(done.error, extra=self.secrets)
+        if done.config_error and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.error:
@@ -556,3 +582,7 @@ class ChecklistReporter:
         elif self.summary:
             terminalreporter.write_sep("-", "prodcheck")
             terminalreporter.write_line(f"prodcheck: {self.summary}")
+            for line in self.history_lines:
+                terminalreporter.write_line(f"prodcheck: {line}")
+            if self.history_error:
+                terminalreporter.write_line(f"prodcheck: ERROR: {self.history_error}", red=True)

@@ -30,7 +30,9 @@ from pytest_prodcheck.release.decide import decide_release
 from pytest_prodcheck.release.model import ReleaseReport
 
 __all__ = [
+    "AfterRun",
     "Saved",
+    "after_run",
     "history_of",
     "load_summaries",
     "record_run",
@@ -182,3 +184,61 @@ def _default_target(settings: Any, records: Sequence[HistoryRecord]) -> str | No
     if any(r.target == derived for r in records):
         return derived
     return records[-1].target if records else derived
+
+
+@dataclass(frozen=True)
+class AfterRun:
+    """What a run's end did with the history: lines to show, and an error (one line) if any."""
+
+    lines: tuple[str, ...] = ()
+    error: str = ""
+    config_error: bool = False  # bad [history] settings: the run exits as a usage error
+    release: ReleaseReport | None = None
+
+
+def after_run(
+    settings: Any,
+    report: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    release_report: bool = False,
+    waivers: Sequence[Waiver] = (),
+    attestations: Sequence[Attestation] = (),
+    out_dir: Path | None = None,
+) -> AfterRun:
+    """Append the run to the history; with ``release_report`` also write release.{json,md,html}.
+
+    The run's own report and verdict are untouched; every problem is one line.
+    """
+    from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
+    from pytest_prodcheck.history.records import make_record
+
+    hs = history_of(settings)
+    lines: list[str] = []
+    current: HistoryRecord | None = None
+    try:
+        store = store_for(settings, env)
+        if hs.enabled:
+            saved = record_run(settings, report, env, store=store)
+            current = saved.record
+            lines.extend(saved.notes)
+        else:
+            found, notes = load_summaries(report)
+            current = make_record(report, found, target_name=hs.target)
+            lines.extend(notes)
+        if not release_report:
+            return AfterRun(tuple(lines))
+        rr, read = release_from_history(
+            settings, env, current=current, store=store, waivers=waivers, attestations=attestations
+        )
+        lines.extend(f"history: {p}" for p in read.problems)
+        from pytest_prodcheck.report.release import write_release_reports
+
+        directory = out_dir or Path(settings.report_dir)
+        write_release_reports(rr, directory)
+        lines.append(f"release {rr.headline}; report: {directory}/release.{{json,md,html}}")
+        return AfterRun(tuple(lines), release=rr)
+    except ConfigError as exc:
+        return AfterRun(tuple(lines), f"history: {exc}", config_error=True)
+    except ProdcheckError as exc:
+        return AfterRun(tuple(lines), f"history: {exc}")
