@@ -88,6 +88,60 @@ def test_different_user_counts_are_not_compared() -> None:
     small = LoadDigest.from_summary(summary("baseline", NOW, p95=900, users=10))
     cmp = compare(small, find_baseline([base], T, "baseline"), BaselineLimits())
     assert not cmp.regressed and not cmp.comparable
-    assert cmp.line == "baseline: not compared with the baseline (10 users vs 50 differ)"
+    assert cmp.line == "not compared with the baseline (10 users vs 50 differ)"
     none = compare(small, None, BaselineLimits())
-    assert none.line == "baseline: no baseline yet for this target" and not none.regressed
+    assert none.line == "no baseline yet (record one: prodcheck load baseline --record)"
+    assert not none.regressed
+
+
+# --- prodcheck load PROFILE --record / later runs compared (real Locust against a real server) --
+
+FAST = ["--duration", "3", "--users", "5", "--spawn-rate", "5", "--set", "load.wait_min=0.05",
+        "--set", "load.wait_max=0.1", "--set", "load.min_rps=1"]  # fmt: skip
+
+
+def test_load_cli_records_a_baseline_and_fails_a_regression(tmp_path, capsys) -> None:
+    import json
+
+    from pytest_prodcheck.cli import main
+    from pytest_prodcheck.history import DirStore
+    from tests._load_target import Target
+
+    # two servers on two ports: [history] target names them as one target
+    reports = ["--report-dir", str(tmp_path), "--set", "history.target=shop"]
+    with Target() as fast:
+        rc = main(["load", "baseline", "--host", fast.url, "--record", *reports, *FAST])
+        out = capsys.readouterr().out
+        assert rc == 0, out
+        assert (
+            "load baseline: no baseline yet (record one: prodcheck load baseline --record)" in out
+        )
+        assert "recorded as the baseline baseline of shop: " in out
+    with Target("--delay", "/=150") as slow:
+        rc = main(["load", "baseline", "--host", slow.url, *reports, *FAST])
+        out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("load baseline: p95 "))
+    assert rc == 1, out
+    assert " vs baseline " in line and "> +25 % allowed" in line
+    records = DirStore(tmp_path / "history").read().records
+    assert [r.kind for r in records] == ["load", "load"]
+    assert records[0].baseline_profiles == ("baseline",) and records[1].baseline_profiles == ()
+    summary = json.loads(next((tmp_path / "load").glob("baseline-*/summary.json")).read_text())
+    assert summary["name"] == "baseline"
+
+
+def test_a_failing_run_is_never_recorded_as_baseline(tmp_path, capsys) -> None:
+    from pytest_prodcheck.cli import main
+    from pytest_prodcheck.history import DirStore
+    from tests._load_target import Target
+
+    with Target("--fail", "/api/=1.0") as bad:
+        rc = main(["load", "baseline", "--host", bad.url, "--record",
+                   "--report-dir", str(tmp_path), *FAST])  # fmt: skip
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert "baseline not recorded: this baseline run did not pass its thresholds" in captured.out
+    assert captured.err.strip().endswith(
+        "prodcheck: error: a failing or invalid run cannot be a baseline; fix the target and run again"
+    )
+    assert DirStore(tmp_path / "history").read().records == ()

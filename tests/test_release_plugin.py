@@ -64,7 +64,12 @@ def test_a_run_appends_its_record(smoke: pytest.Pytester) -> None:
     result.assert_outcomes(passed=len(SMOKE_ITEMS))
     got = DirStore(smoke.path / "reports" / "history").read()
     [rec] = got.records
-    assert (rec.target, rec.release, rec.marker_expression, rec.kind) == ("local", "REL-9", "smoke", "run")
+    assert (rec.target, rec.release, rec.marker_expression, rec.kind) == (
+        "local",
+        "REL-9",
+        "smoke",
+        "run",
+    )
     report = json.loads((smoke.path / "reports" / "checklist.json").read_text())
     assert rec.report == report  # the checklist.json content, as written
     assert not (smoke.path / "reports" / "release.json").exists()  # only with --prodcheck-history
@@ -83,9 +88,15 @@ def test_release_report_at_session_end_decides_from_the_history(smoke: pytest.Py
     )
     data = json.loads((smoke.path / "reports" / "release.json").read_text())
     items = {i["id"]: i for i in data["items"]}
-    assert items["security.https-only"]["status"] == "passed" and items["security.https-only"]["age"] == "now"
+    assert (
+        items["security.https-only"]["status"] == "passed"
+        and items["security.https-only"]["age"] == "now"
+    )
     assert (items["testing.stress"]["status"], items["testing.stress"]["age"]) == ("passed", "24 h")
-    assert (items["predeploy.disaster-recovery"]["status"], items["predeploy.disaster-recovery"]["age"]) == ("passed", "6 d")
+    assert (
+        items["predeploy.disaster-recovery"]["status"],
+        items["predeploy.disaster-recovery"]["age"],
+    ) == ("passed", "6 d")
     assert data["run"]["release"] == "REL-9" and len(data["runs"]) == 4
     # the run's own report and the smoke gate are untouched
     own = json.loads((smoke.path / "reports" / "checklist.json").read_text())
@@ -99,8 +110,10 @@ def test_an_old_drill_makes_the_release_incomplete_not_the_run(smoke: pytest.Pyt
     result = smoke.runpytest("-m", "smoke", "--prodcheck-history")
     assert result.ret == 0  # make smoke's gate: the run's own verdict decides
     result.stdout.fnmatch_lines(
-        ["prodcheck: release INCOMPLETE: 3 critical items lack fresh evidence: "
-         "predeploy.disaster-recovery (stale: 40 d > 30 d), *"]  # fmt: skip
+        [
+            "prodcheck: release INCOMPLETE: 3 critical items lack fresh evidence: "
+            "predeploy.disaster-recovery (stale: 40 d > 30 d), *"
+        ]
     )
     html = (smoke.path / "reports" / "release.html").read_text()
     assert 'data-status="stale"' in html and "<svg" in html and "<script" not in html
@@ -114,7 +127,10 @@ def test_a_bad_history_record_is_one_line_and_the_rest_counts(smoke: pytest.Pyte
     result = smoke.runpytest("-m", "smoke", "--prodcheck-history")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        [f"prodcheck: history: {bad.relative_to(smoke.path)}: skipped: not valid JSON *", "prodcheck: release GO*"]
+        [
+            f"prodcheck: history: {bad.relative_to(smoke.path)}: skipped: not valid JSON *",
+            "prodcheck: release GO*",
+        ]
     )
     assert bad.read_text() == "{truncated"
 
@@ -123,7 +139,9 @@ def test_bad_history_settings_are_a_usage_error(smoke: pytest.Pytester) -> None:
     smoke.makefile(".toml", prodcheck="[history]\nmax_age = { backups = 'soon' }\n")
     result = smoke.runpytest("-m", "smoke")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*prodcheck.toml: [[]history.max_age[]] backups = 'soon': expected a maximum age like*"])
+    result.stderr.fnmatch_lines(
+        ["*prodcheck.toml: [[]history.max_age[]] backups = 'soon': expected a maximum age like*"]
+    )
 
 
 def test_an_unwritable_history_dir_fails_the_run_in_one_line(smoke: pytest.Pytester) -> None:
@@ -131,19 +149,28 @@ def test_an_unwritable_history_dir_fails_the_run_in_one_line(smoke: pytest.Pytes
     smoke.makefile(".toml", prodcheck='[history]\ndir = "blocker/history"\n')
     result = smoke.runpytest("-m", "smoke")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["prodcheck: ERROR: history: cannot create the history directory *blocker/history*"])
+    result.stdout.fnmatch_lines(
+        ["prodcheck: ERROR: history: cannot create the history directory *blocker/history*"]
+    )
     assert (smoke.path / "reports" / "checklist.json").is_file()  # the run's own report is kept
 
 
-def test_an_unreachable_bucket_keeps_the_record_locally(smoke: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_bucket_keeps_the_record_locally(
+    smoke: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     url = f"http://127.0.0.1:{free_port()}"
-    smoke.makefile(".toml", prodcheck=f'[s3]\nbucket = "b"\nendpoint_url = "{url}"\n[history]\ns3 = true\n')
+    smoke.makefile(
+        ".toml", prodcheck=f'[s3]\nbucket = "b"\nendpoint_url = "{url}"\n[history]\ns3 = true\n'
+    )
     result = smoke.runpytest("-m", "smoke")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        [f"prodcheck: history: cannot reach the history bucket s3://b/prodcheck-history/ at {url} to write; "
-         "record kept in reports/history/pending/*.json and uploaded by the next run that reaches the bucket"]  # fmt: skip
+        [
+            "prodcheck: history: cannot reach the history bucket s3://b/prodcheck-history/ at "
+            f"{url} to write; record kept in reports/history/pending/*.json and uploaded by "
+            "the next run that reaches the bucket"
+        ]
     )
     assert len(list((smoke.path / "reports" / "history" / "pending").glob("*.json"))) == 1

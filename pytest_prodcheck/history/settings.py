@@ -104,7 +104,7 @@ def history_values(
             value = types.MappingProxyType(dict(value))
         elif value is not None and not (isinstance(value, str) and value.strip()):
             raise _bad(where, key, value, "a non-empty string")
-        elif key == "dir" and base is not None and not Path(value).is_absolute():
+        elif key == "dir" and value and base is not None and not Path(value).is_absolute():
             value = str(base / value)
         values[key] = value
     return values

@@ -99,7 +99,11 @@ def compare(current: LoadDigest, baseline: Baseline | None, limits: BaselineLimi
     """Compare ``current`` with ``baseline``; ``regressed`` when a limit is exceeded."""
     if baseline is None:
         return Comparison(
-            current.name, None, (f"{current.name}: no baseline yet for this target",), False, False
+            current.name,
+            None,
+            (f"no baseline yet (record one: prodcheck load {current.profile} --record)",),
+            False,
+            False,
         )
     base = baseline.digest
     if (current.users, current.shape) != (base.users, base.shape):
@@ -107,7 +111,7 @@ def compare(current: LoadDigest, baseline: Baseline | None, limits: BaselineLimi
         return Comparison(
             current.name,
             baseline,
-            (f"{current.name}: not compared with the baseline ({why} differ)",),
+            (f"not compared with the baseline ({why} differ)",),
             False,
             False,
         )
@@ -132,5 +136,5 @@ def compare(current: LoadDigest, baseline: Baseline | None, limits: BaselineLimi
         )
     compared = bool(lines)
     if not compared:
-        lines.append(f"{current.name}: baseline has no p95 or throughput to compare")
+        lines.append("not compared: the baseline has no p95 or throughput")
     return Comparison(current.name, baseline, tuple(lines), regressed, compared)

@@ -30,8 +30,10 @@ from pytest_prodcheck.release.decide import decide_release
 from pytest_prodcheck.release.model import ReleaseReport
 
 __all__ = [
+    "AfterLoad",
     "AfterRun",
     "Saved",
+    "after_load",
     "after_run",
     "history_of",
     "load_summaries",
@@ -242,3 +244,83 @@ def after_run(
         return AfterRun(tuple(lines), f"history: {exc}", config_error=True)
     except ProdcheckError as exc:
         return AfterRun(tuple(lines), f"history: {exc}")
+
+
+@dataclass(frozen=True)
+class AfterLoad:
+    """A ``prodcheck load`` run against its baseline: lines to print, regression, error."""
+
+    lines: tuple[str, ...] = ()
+    regressed: bool = False
+    error: str = ""
+    refused: bool = False  # --record of a run that did not pass: nothing recorded
+
+
+def after_load(
+    settings: Any,
+    summary: dict[str, Any],
+    summary_path: str,
+    env: Mapping[str, str],
+    *,
+    record_baseline: bool = False,
+    target: str | None = None,
+    now: datetime | None = None,
+) -> AfterLoad:
+    """Compare a load run with its baseline, then append it (as the baseline with ``record``)."""
+    from pytest_prodcheck.core.errors import ProdcheckError
+    from pytest_prodcheck.history.records import LoadDigest
+    from pytest_prodcheck.release.baseline import compare, find_baseline
+
+    hs = history_of(settings)
+    name = hs.target or target or _target_for(settings)
+    digest = LoadDigest.from_summary(summary, summary_path)
+    lines: list[str] = []
+    if record_baseline and not (digest.ok and digest.valid):
+        return AfterLoad(
+            (f"baseline not recorded: this {digest.name} run did not pass its thresholds",),
+            error="a failing or invalid run cannot be a baseline; fix the target and run again",
+            refused=True,
+        )
+    try:
+        store = store_for(settings, env)
+        now = now or datetime.now(UTC)
+        read = store.read(since=now - timedelta(days=hs.lookback_days))
+        lines.extend(f"history: {p}" for p in read.problems)
+        cmp = None
+        if digest.valid:
+            base = find_baseline(read.records, name, digest.name, before=now)
+            cmp = compare(digest, base, hs.limits())
+            lines.append(f"load {digest.name}: {cmp.line}")
+            if cmp.baseline is not None:
+                lines.append(f"  (baseline: {cmp.baseline.describe})")
+        if hs.enabled or record_baseline:
+            saved = _record_as(settings, env, store, summary, summary_path, name, record_baseline)
+            lines.extend(saved.notes)
+            if record_baseline:
+                lines.append(f"recorded as the {digest.name} baseline of {name}: {saved.where}")
+        regressed = bool(cmp and cmp.regressed and not record_baseline)
+        return AfterLoad(tuple(lines), regressed)
+    except ProdcheckError as exc:
+        return AfterLoad(tuple(lines), error=f"history: {exc}")
+
+
+def _record_as(
+    settings: Any,
+    env: Mapping[str, str],
+    store: HistoryStore,
+    summary: dict[str, Any],
+    summary_path: str,
+    target: str,
+    record_baseline: bool,
+) -> Saved:
+    record = make_record(
+        None,
+        [(summary, summary_path)],
+        kind="load",
+        target_name=target,
+        baseline_profiles=[str(summary.get("name"))] if record_baseline else [],
+        release=getattr(settings, "release", None),
+        commit=getattr(settings, "commit", None),
+    )
+    where = store.append(record)
+    return Saved(record, where, tuple(getattr(store, "notes", [])))
