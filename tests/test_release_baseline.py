@@ -116,7 +116,7 @@ def test_load_cli_records_a_baseline_and_fails_a_regression(tmp_path, capsys) ->
         assert (
             "load baseline: no baseline yet (record one: prodcheck load baseline --record)" in out
         )
-        assert "recorded as the baseline baseline of shop: " in out
+        assert "recorded as the baseline of profile baseline on shop: " in out
     with Target("--delay", "/=150") as slow:
         rc = main(["load", "baseline", "--host", slow.url, *reports, *FAST])
         out = capsys.readouterr().out

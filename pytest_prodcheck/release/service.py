@@ -297,7 +297,7 @@ def after_load(
             saved = _record_as(settings, env, store, summary, summary_path, name, record_baseline)
             lines.extend(saved.notes)
             if record_baseline:
-                lines.append(f"recorded as the {digest.name} baseline of {name}: {saved.where}")
+                lines.append(f"recorded as the baseline of profile {digest.name} on {name}: {saved.where}")
         regressed = bool(cmp and cmp.regressed and not record_baseline)
         return AfterLoad(tuple(lines), regressed)
     except ProdcheckError as exc:
