@@ -37,7 +37,6 @@ __all__ = ["DEFAULT_PORT", "Dsn", "connect_error", "dsn_password", "first_line"]
 DEFAULT_PORT = 5432
 _FORMS = "use postgresql://USER:PASSWORD@HOST:PORT/DB or 'host=HOST port=PORT dbname=DB user=USER'"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_KV_SECRET = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)")
 #: libpq options that hold a secret besides ``password`` (masked like it).
 _SECRET_PARAMS = frozenset({"sslpassword"})
 #: libpq environment variables for the options that have one (libpq docs, "Environment Variables").
@@ -79,7 +78,7 @@ _ENV = {
 
 def _shown(text: str) -> str:
     """``text`` fit for an error message: URL and ``password=`` secrets masked."""
-    return mask_text(_KV_SECRET.sub(lambda m: f"{m[1]}{MASK}", text))
+    return mask_text(text)
 
 
 def _syntax(message: str) -> str:
