@@ -14,7 +14,6 @@ from pytest_prodcheck.history import DirStore
 from pytest_prodcheck.report.gate import check_report_dir
 from tests._history_env import DRILL_ITEMS, NIGHTLY_ITEMS, SMOKE_ITEMS, run_record, summary
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 SMOKE_SUITE = "\n".join(
     [
         "import pytest",
@@ -30,10 +29,11 @@ SMOKE_SUITE = "\n".join(
 
 
 def _seed(path: Path, drill_age: timedelta) -> DirStore:
+    now = datetime.now(UTC)  # the run measures ages from its own end
     store = DirStore(path / "reports" / "history")
     local = {"target": "local", "url": None, "release": None}
-    store.append(run_record(NOW - drill_age, dict.fromkeys(DRILL_ITEMS, "passed"), **local))  # type: ignore[arg-type]
-    stress_at = NOW - timedelta(days=1)
+    store.append(run_record(now - drill_age, dict.fromkeys(DRILL_ITEMS, "passed"), **local))  # type: ignore[arg-type]
+    stress_at = now - timedelta(days=1)
     store.append(
         run_record(
             stress_at,
@@ -44,11 +44,11 @@ def _seed(path: Path, drill_age: timedelta) -> DirStore:
         )
     )
     store.append(
-        run_record(NOW - timedelta(hours=9), dict.fromkeys(NIGHTLY_ITEMS, "passed"), **local)  # type: ignore[arg-type]
+        run_record(now - timedelta(hours=9), dict.fromkeys(NIGHTLY_ITEMS, "passed"), **local)  # type: ignore[arg-type]
     )
     append_attestation(
         path / "attestations.toml",
-        Attestation("security.firewall", "Jane Ops", NOW - timedelta(days=2), "https://t/OPS-1"),
+        Attestation("security.firewall", "Jane Ops", now - timedelta(days=2), "https://t/OPS-1"),
     )
     return store
 
@@ -122,7 +122,7 @@ def test_an_old_drill_makes_the_release_incomplete_not_the_run(smoke: pytest.Pyt
 
 def test_a_bad_history_record_is_one_line_and_the_rest_counts(smoke: pytest.Pytester) -> None:
     store = _seed(smoke.path, timedelta(days=6))
-    bad = store.directory / f"{NOW:%Y%m%dT%H%M%SZ}-broken.json"
+    bad = store.directory / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-broken.json"
     bad.write_text("{truncated")
     result = smoke.runpytest("-m", "smoke", "--prodcheck-history")
     assert result.ret == 0

@@ -14,28 +14,27 @@ from pytest_prodcheck.core.proc import free_port
 from pytest_prodcheck.history import DirStore
 from tests._history_env import DRILL_ITEMS, NIGHTLY_ITEMS, SMOKE_ITEMS, run_record
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 def _history(tmp_path: Path, drill_age: timedelta) -> DirStore:
+    now = datetime.now(UTC)  # the CLI measures ages from its own now
     store = DirStore(tmp_path / "reports" / "history")
     store.append(
         run_record(
-            NOW - drill_age, dict.fromkeys(DRILL_ITEMS, "passed"), markers="backups", release=None
+            now - drill_age, dict.fromkeys(DRILL_ITEMS, "passed"), markers="backups", release=None
         )
     )
     store.append(
         run_record(
-            NOW - timedelta(days=1), {"testing.stress": "passed"}, markers="stress", release=None
+            now - timedelta(days=1), {"testing.stress": "passed"}, markers="stress", release=None
         )
     )
     store.append(
-        run_record(NOW - timedelta(hours=8), dict.fromkeys(NIGHTLY_ITEMS, "passed"), release=None)
+        run_record(now - timedelta(hours=8), dict.fromkeys(NIGHTLY_ITEMS, "passed"), release=None)
     )
-    store.append(run_record(NOW - timedelta(minutes=20), dict.fromkeys(SMOKE_ITEMS, "passed")))
+    store.append(run_record(now - timedelta(minutes=20), dict.fromkeys(SMOKE_ITEMS, "passed")))
     append_attestation(
         tmp_path / "attestations.toml",
-        Attestation("security.firewall", "Jane Ops", NOW - timedelta(days=3), "https://t/OPS-1"),
+        Attestation("security.firewall", "Jane Ops", now - timedelta(days=3), "https://t/OPS-1"),
     )
     return store
 
@@ -91,7 +90,7 @@ def test_json_output_is_one_document(cwd: Path, capsys: pytest.CaptureFixture[st
 def test_skipped_records_are_one_note_each(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = _history(cwd, timedelta(days=2))
     (store.directory / "20200101T000000Z-broken.json").write_text('{"kind": "prodcheck-hist')
-    newer = store.directory / f"{NOW:%Y%m%dT%H%M%SZ}-newer.json"
+    newer = store.directory / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-newer.json"
     newer.write_text(json.dumps({"kind": "prodcheck-history", "schema_version": 9}))
     assert main(["report", "release"]) == 0
     err = capsys.readouterr().err.splitlines()

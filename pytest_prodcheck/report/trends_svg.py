@@ -204,8 +204,11 @@ def status_matrix(runs: Sequence[HistoryRecord], cell: int = 14) -> str:
             f"{escape(item.id)}</text>"
         )
         for col, rec in enumerate(cols):
-            status = str((per_run[col].get(item.id) or {}).get("status", "not_run"))
+            entry = per_run[col].get(item.id) or {}
+            status = str(entry.get("status", "not_run"))
             colour = STATUS_COLOURS.get(status, "#e0e0e0")
+            if status == "manual" and not entry.get("attestation"):
+                status, colour = "manual (not attested)", "#bbdefb"
             out.append(
                 f'<rect x="{label_w + col * cell}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
                 f'fill="{colour}" data-status="{escape(status)}"><title>{escape(item.id)} '
