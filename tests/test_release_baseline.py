@@ -145,3 +145,22 @@ def test_a_failing_run_is_never_recorded_as_baseline(tmp_path, capsys) -> None:
         "prodcheck: error: a failing or invalid run cannot be a baseline; fix the target and run again"
     )
     assert DirStore(tmp_path / "history").read().records == ()
+
+
+def test_baseline_check_for_the_suite(tmp_path) -> None:
+    from pytest_prodcheck.config import load_settings
+    from pytest_prodcheck.history import DirStore
+    from pytest_prodcheck.release.service import baseline_check
+
+    settings = load_settings(None, {"report_dir": str(tmp_path), "history.target": "shop"}, {})
+    now = datetime.now(UTC)
+    first = summary("baseline", now, p95=305, rps=100)
+    assert baseline_check(settings, first, {}).status == "n/a"  # nothing to compare with yet
+    DirStore(tmp_path / "history").append(
+        load_record(now - timedelta(hours=1), [first], target="shop")
+    )
+    ok = baseline_check(settings, summary("baseline", now, p95=330, rps=95), {})
+    assert ok.ok and ok.observed.startswith("p95 330 ms vs baseline 305 ms (+8 %)")
+    bad = baseline_check(settings, summary("baseline", now, p95=412, rps=98), {})
+    assert bad.status == "fail"
+    assert bad.message.startswith("regressed: p95 412 ms vs baseline 305 ms (+35 %)")

@@ -174,3 +174,27 @@ def test_an_unreachable_bucket_keeps_the_record_locally(
         ]
     )
     assert len(list((smoke.path / "reports" / "history" / "pending").glob("*.json"))) == 1
+
+
+def test_the_runs_load_summaries_go_into_its_record(pytester: pytest.Pytester) -> None:
+    summary_json = json.dumps(summary("stress", datetime.now(UTC), p95=777, users=200))
+    pytester.makepyfile(
+        test_load=f"""
+import pytest
+from pathlib import Path
+
+@pytest.mark.stress
+@pytest.mark.checklist("testing.stress")
+def test_load_stress(prodcheck_evidence, tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text({summary_json!r})
+    prodcheck_evidence.record("p(95) < 1000ms", "777ms", "< 1000ms", passed=True)
+    prodcheck_evidence.record("load.report", str(path), "", None)
+"""
+    )
+    result = pytester.runpytest("-m", "stress")
+    result.assert_outcomes(passed=1)
+    [rec] = DirStore(pytester.path / "reports" / "history").read().records
+    [digest] = rec.load
+    assert (digest.name, digest.p95_ms, digest.users) == ("stress", 777.0, 200)
+    assert rec.items()["testing.stress"]["status"] == "passed"

@@ -23,6 +23,7 @@ from typing import Any
 
 from pytest_prodcheck.backup.s3 import S3Config
 from pytest_prodcheck.checklist import Attestation, Waiver, load_attestations, load_waivers
+from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.history.records import HistoryRecord, make_record
 from pytest_prodcheck.history.settings import HistorySettings, open_store
 from pytest_prodcheck.history.store import HistoryRead, HistoryStore
@@ -35,6 +36,7 @@ __all__ = [
     "Saved",
     "after_load",
     "after_run",
+    "baseline_check",
     "history_of",
     "load_summaries",
     "record_run",
@@ -297,7 +299,9 @@ def after_load(
             saved = _record_as(settings, env, store, summary, summary_path, name, record_baseline)
             lines.extend(saved.notes)
             if record_baseline:
-                lines.append(f"recorded as the baseline of profile {digest.name} on {name}: {saved.where}")
+                lines.append(
+                    f"recorded as the baseline of profile {digest.name} on {name}: {saved.where}"
+                )
         regressed = bool(cmp and cmp.regressed and not record_baseline)
         return AfterLoad(tuple(lines), regressed)
     except ProdcheckError as exc:
@@ -324,3 +328,32 @@ def _record_as(
     )
     where = store.append(record)
     return Saved(record, where, tuple(getattr(store, "notes", [])))
+
+
+def baseline_check(
+    settings: Any, summary: dict[str, Any], env: Mapping[str, str], target: str | None = None
+) -> CheckResult:
+    """A :class:`~pytest_prodcheck.core.result.CheckResult` ``load.baseline`` for a suite test.
+
+    >>> result = prodcheck_evidence.check(baseline_check(settings, summary, os.environ))
+    >>> assert result.ok, result.message     # fails on a regression, n/a without baseline
+    """
+    from pytest_prodcheck.history.records import LoadDigest
+    from pytest_prodcheck.release.baseline import compare, find_baseline
+
+    hs = history_of(settings)
+    limits = hs.limits()
+    expected = (
+        f"p95 ≤ +{limits.p95_increase_pct:g} %, throughput ≥ −{limits.rps_decrease_pct:g} % "
+        "vs the baseline"
+    )
+    digest = LoadDigest.from_summary(summary)
+    now = datetime.now(UTC)
+    read = store_for(settings, env).read(since=now - timedelta(days=hs.lookback_days))
+    name = hs.target or target or _target_for(settings)
+    cmp = compare(digest, find_baseline(read.records, name, digest.name, before=now), limits)
+    if not cmp.comparable:
+        return CheckResult.not_applicable("load.baseline", cmp.line, expected)
+    if cmp.regressed:
+        return CheckResult.failed("load.baseline", cmp.line, expected, f"regressed: {cmp.line}")
+    return CheckResult.passed("load.baseline", cmp.line, expected)
