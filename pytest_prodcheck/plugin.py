@@ -157,6 +157,16 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
         {"metavar": "N", "help": "run Locust with a master and N local worker processes"},
     ),
     (
+        "--prodcheck-history",
+        None,
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "also write release.{json,md,html}: every item decided from fresh evidence "
+            "across the runs in the history ([history]); the run's own verdict is unchanged",
+        },
+    ),
+    (
         "--prodcheck-host-checks",
         "host_checks",
         {

@@ -11,6 +11,7 @@ reporter decides every item and writes ``checklist.{json,md,html}`` into ``[repo
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,6 +101,8 @@ class ChecklistReporter:
         self.written: list[Path] = []
         self.summary = ""
         self.error = ""
+        self.history_lines: list[str] = []
+        self.history_error = ""
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         if checklist_ids(item):
@@ -198,6 +201,20 @@ class ChecklistReporter:
             f"decided ({cov.unverified} not verified) on {target}; "
             f"report: {directory}/checklist.{{json,md,html}}"
         )
+        from pytest_prodcheck.release.service import after_run  # the evidence history
+
+        done = after_run(
+            self.settings,
+            report.to_dict(),
+            os.environ,
+            release_report=bool(self.config.getoption("prodcheck_history")),
+            waivers=self.waivers,
+            attestations=self.attestations,
+        )
+        self.history_lines = [mask_text(x, extra=self.secrets) for x in done.lines]
+        self.history_error = mask_text(done.error, extra=self.secrets)
+        if done.config_error and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.error:
@@ -205,3 +222,7 @@ class ChecklistReporter:
         elif self.summary:
             terminalreporter.write_sep("-", "prodcheck")
             terminalreporter.write_line(f"prodcheck: {self.summary}")
+            for line in self.history_lines:
+                terminalreporter.write_line(f"prodcheck: {line}")
+            if self.history_error:
+                terminalreporter.write_line(f"prodcheck: ERROR: {self.history_error}", red=True)

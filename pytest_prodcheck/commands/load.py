@@ -66,6 +66,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=_non_negative_int, metavar="N", help="local Locust workers")
     p.add_argument("--report-dir", metavar="DIR", help="where reports/load/... goes")
     p.add_argument("--json", action="store_true", help="print summary.json instead of text")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="record this run as the target's baseline of the profile (when it passes)",
+    )
     add_config_args(p)
     p.set_defaults(func=run)
 
@@ -136,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
         check_reachable(host)
         if args.web:
             return _run_web(args, plan)
-        return _run_headless(args, plan)
+        return _run_headless(args, plan, settings)
 
 
-def _run_headless(args: argparse.Namespace, plan: LoadPlan) -> int:
+def _run_headless(args: argparse.Namespace, plan: LoadPlan, settings: Any) -> int:
     host = plan.spec.host
     total = plan.spec.run_length_s()
     print(
@@ -157,9 +162,22 @@ def _run_headless(args: argparse.Namespace, plan: LoadPlan) -> int:
         print(outcome.summary_path.read_text(encoding="utf-8"))
     else:
         print("\n".join(outcome.lines()), flush=True)
+    from pytest_prodcheck.history.records import target_key
+    from pytest_prodcheck.release.service import after_load  # baseline + history (issue 14)
+
+    summary = json.loads(outcome.summary_path.read_text(encoding="utf-8"))
+    target = target_key("external", args.host) if args.host else None
+    done = after_load(settings, summary, str(outcome.summary_path), os.environ,
+                      record_baseline=args.record, target=target)  # fmt: skip
+    for line in done.lines:
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+    if done.error:
+        print(f"prodcheck: error: {mask_text(done.error)}", file=sys.stderr)
     if not outcome.valid:
         return 3
-    return 0 if outcome.ok else 1
+    if done.refused:
+        return 1
+    return 0 if outcome.ok and not done.regressed else 1
 
 
 def _run_web(args: argparse.Namespace, plan: LoadPlan) -> int:

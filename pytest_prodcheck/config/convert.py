@@ -35,6 +35,7 @@ from pytest_prodcheck.config.schema import (
 )
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.secrets import mask_dsn
+from pytest_prodcheck.history.settings import HistorySettings, history_values
 
 __all__ = ["convert_field", "convert_profiles", "convert_section", "parse_duration", "show"]
 
@@ -58,6 +59,8 @@ def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
 def convert_section(
     cls: type, section: str, values: Mapping[str, Any], where: str, base: Path | None
 ) -> dict[str, Any]:
+    if cls is HistorySettings:
+        return history_values(values, where, base)
     out: dict[str, Any] = {}
     for key, value in values.items():
         if cls is LoadSettings and key == "profiles":

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.guide import LOAD, LOAD_PROFILES, PGBOUNCER
+from pytest_prodcheck.history.settings import HistorySettings
 
 __all__ = [
     "DEFAULT_PROFILES",
@@ -227,6 +228,7 @@ SECTIONS: Mapping[str, type] = {
     "monitoring": MonitoringSettings,
     "security": SecuritySettings,
     "checklist": ChecklistSettings,
+    "history": HistorySettings,
 }
 
 
@@ -258,6 +260,7 @@ class Settings:
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     checklist: ChecklistSettings = field(default_factory=ChecklistSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
     config_path: str | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:
