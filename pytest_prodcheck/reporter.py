@@ -6,12 +6,17 @@
 Each test's checklist ids and evidence travel in its reports' ``user_properties`` under
 :data:`PROP` (so pytest-xdist workers can hand them to the controller); at session end the
 reporter decides every item and writes ``checklist.{json,md,html}`` into ``[report_dir]``.
+
+A run that stops early (Ctrl-C, ``pytest.exit``, a plugin setting ``session.shouldstop``) is
+reported ``interrupted`` and can never be GO: its tests that never finished (or never started)
+count as errors. ``-x`` / ``--maxfail`` is not an interruption: the failure decides the verdict.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +68,27 @@ class _TestState:
         return "passed"
 
 
+_MAXFAIL_STOP = re.compile(r"^stopping after \d+ failures?$")  # pytest and xdist, for -x
+
+
+def interrupt_reason(exc: BaseException, maxfail: int = 0) -> str | None:
+    """Why a run that raised ``exc`` out of its main loop was interrupted; None for a ``-x`` stop.
+
+    >>> interrupt_reason(KeyboardInterrupt())
+    'KeyboardInterrupt (Ctrl-C or SIGINT)'
+    >>> interrupt_reason(KeyboardInterrupt("stopping after 1 failures"), maxfail=1) is None
+    True
+    """
+    text = " ".join(str(getattr(exc, "msg", None) or exc).split())
+    if maxfail and _MAXFAIL_STOP.match(text):
+        return None  # xdist stops a -x run by raising its own KeyboardInterrupt subclass
+    if isinstance(exc, KeyboardInterrupt):
+        if type(exc) is KeyboardInterrupt and not text:
+            return "KeyboardInterrupt (Ctrl-C or SIGINT)"
+        return f"session interrupted: {text or type(exc).__name__}"
+    return f"pytest.exit: {text}" if text else "pytest.exit"
+
+
 def _short_message(rep: pytest.TestReport) -> str:
     longrepr = rep.longrepr
     if rep.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
@@ -103,10 +129,25 @@ class ChecklistReporter:
         self.error = ""
         self.history_lines: list[str] = []
         self.history_error = ""
+        self.interrupted: str | None = None  # why the run stopped early
+        self._stopped = False  # pytest_keyboard_interrupt was called (an interrupt or a -x stop)
+        self.collected: dict[str, tuple[str, ...]] = {}  # linked nodeid -> ids, after deselection
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         if checklist_ids(item):
             self.linked_collected = True
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:  # empty on an xdist controller: its workers collect
+            ids = checklist_ids(item)
+            if ids:
+                self.collected[item.nodeid] = ids
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self._stopped = True
+        reason = interrupt_reason(excinfo.value, int(self.config.option.maxfail or 0))
+        if reason is not None:
+            self.interrupted = mask_text(reason, extra=self.secrets)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.tests.setdefault(report.nodeid, _TestState())
@@ -146,6 +187,13 @@ class ChecklistReporter:
             for item_id in state.ids:
                 tests_by_item.setdefault(item_id, []).append(record)
                 evidence_by_item.setdefault(item_id, []).extend(state.evidence)
+        if self.interrupted:  # selected but never finished setup: an error, never "not run"
+            for nodeid, ids in self.collected.items():
+                if nodeid in self.tests:
+                    continue
+                record = TestRecord(nodeid, "error", 0.0, "not run: the run was interrupted")
+                for item_id in ids:
+                    tests_by_item.setdefault(item_id, []).append(record)
         secrets = self.secrets
 
         def mask(text: str | None) -> str | None:
@@ -167,6 +215,7 @@ class ChecklistReporter:
             commit=mask(self.settings.commit),
             tests_run=len(self.tests),
             workers=int(getattr(self.config.option, "numprocesses", 0) or 0),
+            interrupted=self.interrupted,
         )
         return build_report(
             meta,
@@ -179,6 +228,8 @@ class ChecklistReporter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus == pytest.ExitCode.INTERRUPTED and not self._stopped:
+            self.interrupted = "the session was interrupted"  # the hook did not tell us why
         linked = self.linked_collected or any(s.ids for s in self.tests.values())
         if not (linked or self.forced):
             return
@@ -196,8 +247,9 @@ class ChecklistReporter:
         target = report.meta.target + (
             f" {report.meta.target_url}" if report.meta.target_url else ""
         )
+        stopped = f" (run INTERRUPTED: {self.interrupted})" if self.interrupted else ""
         self.summary = (
-            f"verdict {report.verdict.value} over {cov.decided}/{cov.total} checklist items "
+            f"verdict {report.verdict.value}{stopped} over {cov.decided}/{cov.total} checklist items "
             f"decided ({cov.unverified} not verified) on {target}; "
             f"report: {directory}/checklist.{{json,md,html}}"
         )

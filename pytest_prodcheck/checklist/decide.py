@@ -26,6 +26,10 @@ Status of an item (first rule that applies):
 Verdict (over the items this run decided; the rest is reported as coverage): any failed or
 error item → ``NO-GO``; nothing decided at all → ``NO-GO``; any waiver needed →
 ``GO-WITH-WAIVERS``; otherwise ``GO``. ``coverage.complete`` says whether every item was decided.
+A run that did not finish (``interrupted``: why, e.g. Ctrl-C) is ``NO-GO`` whatever it decided:
+
+    >>> decide_verdict(results, interrupted="KeyboardInterrupt (Ctrl-C)").reasons[0]
+    'run interrupted (KeyboardInterrupt (Ctrl-C)): unfinished tests count as errors, never GO'
 """
 
 from __future__ import annotations
@@ -181,8 +185,9 @@ def expired_waivers(waivers: Iterable[Waiver], today: date) -> list[Waiver]:
     return [w for w in waivers if w.expired(today)]
 
 
-def decide_verdict(results: Sequence[ItemResult]) -> Verdict:
-    """GO / NO-GO / GO-WITH-WAIVERS over the decided items, plus coverage of all items."""
+def decide_verdict(results: Sequence[ItemResult], interrupted: str | None = None) -> Verdict:
+    """GO / NO-GO / GO-WITH-WAIVERS over the decided items, plus coverage of all items;
+    always NO-GO when the run was ``interrupted`` (the reason)."""
     by_status = {s: 0 for s in ITEM_STATUSES}
     for r in results:
         by_status[r.status] += 1
@@ -195,11 +200,15 @@ def decide_verdict(results: Sequence[ItemResult]) -> Verdict:
         by_status=by_status,
     )
     reasons: list[str] = []
+    if interrupted:
+        reasons.append(
+            f"run interrupted ({interrupted}): unfinished tests count as errors, never GO"
+        )
     for r in results:
         if r.status in ("failed", "error"):
             reasons.append(f"{r.item.severity} item {r.item.id} {r.status}")
     value: VerdictValue
-    if reasons:
+    if reasons:  # an interruption or a failed/error item
         value = "NO-GO"
     elif decided == 0:
         value = "NO-GO"

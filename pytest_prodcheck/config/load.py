@@ -127,6 +127,11 @@ def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
         raise ConfigError(f"{what} file {path} not found: create it or drop the option") from None
     except OSError as exc:
         raise ConfigError(f"{what} file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{what} file {path} is not UTF-8 text (byte {exc.start}): "
+            "is it a binary file? save it as UTF-8 TOML"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
 

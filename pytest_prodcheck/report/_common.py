@@ -52,9 +52,11 @@ def decision_lines(r: ItemResult) -> list[str]:
 
 
 def scope_suffix(report: Report) -> str:
-    """`` — partial: 14 of 51 items decided`` unless every item was decided."""
+    """`` — INTERRUPTED`` for a run that stopped early, `` — partial: 14 of 51 items decided``
+    unless every item was decided."""
     cov = report.verdict.coverage
-    return "" if cov.complete else f" — partial: {cov.decided} of {cov.total} items decided"
+    out = f" — INTERRUPTED ({report.meta.interrupted})" if report.meta.interrupted else ""
+    return out + ("" if cov.complete else f" — partial: {cov.decided} of {cov.total} items decided")
 
 
 def coverage_line(report: Report) -> str:
@@ -89,6 +91,8 @@ def header_fields(report: Report) -> list[tuple[str, str]]:
         ("Tool", f"pytest-prodcheck {m.tool_version}"),
         ("Tests run", str(m.tests_run)),
     ]
+    if m.interrupted:
+        fields.append(("Interrupted", f"yes: {m.interrupted}; unfinished tests count as errors"))
     return fields
 
 

@@ -4,8 +4,8 @@
 
 pytest exits 0 when every selected test passed *or skipped*, so a smoke run whose linked tests all
 skipped (no endpoint, nothing reachable) would pass while verifying nothing. The gate reads the
-report this run wrote and fails unless it ran tests, decided at least one checklist item and its
-verdict is not ``NO-GO``.
+report this run wrote and fails unless it ran to completion (not interrupted), ran tests, decided
+at least one checklist item and its verdict is not ``NO-GO``.
 
     >>> vacuity({"verdict": "GO", "run": {"tests_run": 3}, "coverage": {"decided": 2}})
     >>> vacuity({"verdict": "NO-GO", "run": {"tests_run": 3}, "coverage": {"decided": 0}})
@@ -27,6 +27,9 @@ def vacuity(report: Mapping[str, Any]) -> str | None:
     """Why ``report`` (a parsed ``checklist.json``) proves nothing, or None when it proves something."""
     run = report.get("run") or {}
     coverage = report.get("coverage") or {}
+    if run.get("interrupted"):
+        why = run.get("interrupted_reason") or "interrupted"
+        return f"the run was interrupted ({why}): it proves nothing; re-run it to completion"
     if not run.get("tests_run"):
         return "the run executed no test: nothing was verified"
     if not coverage.get("decided"):

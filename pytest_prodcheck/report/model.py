@@ -58,6 +58,7 @@ class RunMeta:
     tool_version: str = __version__
     tests_run: int = 0
     workers: int = 0
+    interrupted: str | None = None  # why the run stopped early (Ctrl-C, pytest.exit), else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,8 @@ class RunMeta:
             "commit": self.commit,
             "tests_run": self.tests_run,
             "workers": self.workers,
+            "interrupted": bool(self.interrupted),
+            "interrupted_reason": self.interrupted,
         }
 
 
@@ -156,6 +159,6 @@ def build_report(
     return Report(
         meta=meta,
         results=tuple(results),
-        verdict=decide_verdict(results),
+        verdict=decide_verdict(results, interrupted=meta.interrupted),
         expired_waivers=tuple(expired_waivers(waivers, meta.finished_utc.date())),
     )
