@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import types
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,15 @@ import pytest
 from pytest_prodcheck.checklist import load_attestations, load_waivers, unknown_id_message
 from pytest_prodcheck.checklist_items import is_known
 from pytest_prodcheck.config import Settings, find_config, load_settings
-from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.config.preflight import preflight
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, TargetUnreachable
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.evidence import EvidenceRecorder
 from pytest_prodcheck.reporter import (
     PROP,
     SECRETS_KEY,
     SITE_URL_KEY,
+    UNREACHABLE_PREFIX,
     ChecklistReporter,
     checklist_ids,
 )
@@ -214,6 +217,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         settings = settings_from_config(config)
+        preflight(settings)
     except ConfigError as exc:
         raise pytest.UsageError(f"prodcheck: {mask_text(str(exc))}") from None
     config.stash[SETTINGS_KEY] = settings
@@ -303,11 +307,60 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         pytest.skip(str(exc))
 
 
+@dataclasses.dataclass(frozen=True)
+class MaskedLongrepr:
+    """A failure's text with every secret masked, printed in place of pytest's own rendering
+    (which shows fixture values, ``-l`` locals and ``-vv`` diffs by their repr or as strings)."""
+
+    text: str
+    reprcrash: Any = None  # .path / .lineno / .message, for the short test summary
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def mask_report(rep: pytest.TestReport, secrets: list[str]) -> None:
+    """Mask passwords (URL, ``password=``, the run's known secrets) in a report's failure text
+    and captured output; reports without any are left as they are (colours and all)."""
+    longrepr = rep.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, lineno, reason)
+        rep.longrepr = (longrepr[0], longrepr[1], mask_text(str(longrepr[2]), extra=secrets))
+    elif longrepr is not None:
+        text = rep.longreprtext
+        masked = mask_text(text, extra=secrets)
+        if masked != text:
+            crash = getattr(longrepr, "reprcrash", None)
+            if crash is not None:
+                crash = types.SimpleNamespace(
+                    path=crash.path,
+                    lineno=crash.lineno,
+                    message=mask_text(str(crash.message), extra=secrets),
+                )
+            rep.longrepr = MaskedLongrepr(masked, crash)  # type: ignore[assignment]
+    rep.sections = [(key, mask_text(content, extra=secrets)) for key, content in rep.sections]
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     rep = yield
+    secrets = item.config.stash.get(SECRETS_KEY, [])
+    if call.excinfo is not None and call.excinfo.errisinstance(TargetUnreachable):
+        # a user-facing condition, not a bug: one line, and the report counts it as an error
+        line = UNREACHABLE_PREFIX + mask_text(str(call.excinfo.value), extra=secrets)
+        crash = getattr(rep.longrepr, "reprcrash", None)
+        where = types.SimpleNamespace(
+            path=getattr(crash, "path", item.nodeid),
+            lineno=getattr(crash, "lineno", 0),
+            message=line,
+        )
+        rep.longrepr = MaskedLongrepr(line, where)  # type: ignore[assignment]
+    mask_report(rep, secrets)
     ids = checklist_ids(item)
     if ids:
         payload: dict[str, Any] = {"checklist": list(ids)}
@@ -322,21 +375,6 @@ def pytest_runtest_makereport(
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-
-
-def _endpoint_secrets(ep: Endpoints) -> list[str]:
-    """Passwords in the stack's DSNs and its S3 secret key (the local stack generates them)."""
-    from pytest_prodcheck.core.dsn import dsn_password
-
-    out: list[str] = []
-    for f in dataclasses.fields(ep):
-        value = getattr(ep, f.name)
-        password = dsn_password(value) if f.name.endswith("_dsn") and value else None
-        if password:
-            out.append(password)
-    if ep.s3 is not None and ep.s3.secret_access_key:
-        out.append(ep.s3.secret_access_key)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -369,7 +407,7 @@ def prodcheck_stack(
                 pytrace=False,
             )
         secrets = request.config.stash[SECRETS_KEY]
-        secrets.extend(_endpoint_secrets(endpoints))  # evidence recorders see them from now on
+        secrets.extend(endpoints.secrets())  # evidence recorders see them from now on
         if endpoints.site_url:  # the report header names what was checked
             request.config.stash[SITE_URL_KEY] = mask_text(endpoints.site_url, extra=secrets)
         yield endpoints

@@ -34,6 +34,8 @@ from pytest_prodcheck.evidence import Evidence
 SITE_URL_KEY = pytest.StashKey[str]()  # the site URL the stack of this process serves
 SECRETS_KEY = pytest.StashKey[list[str]]()  # settings' secrets + the stack's (grows at start)
 PROP = "prodcheck"  # the user_properties name carrying a test's ids and evidence
+#: how a fixture says the target does not answer at all (the report then says so, once)
+UNREACHABLE_PREFIX = "prodcheck: target unreachable: "
 
 
 def checklist_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -55,8 +57,11 @@ class _TestState:
     duration: float = 0.0
     message: str = ""
     evidence: list[Evidence] = field(default_factory=list)
+    unreachable: bool = False  # failed because the target did not answer: an error, not a finding
 
     def outcome(self) -> str:
+        if self.unreachable:
+            return "error"
         if self.call == "failed":
             return "failed"
         if "failed" in (self.setup, self.teardown):
@@ -173,6 +178,8 @@ class ChecklistReporter:
         state.duration += report.duration
         if outcome in ("failed", "skipped") and not state.message:
             state.message = mask_text(_short_message(report), extra=self.secrets)
+        if outcome == "failed" and UNREACHABLE_PREFIX in state.message:
+            state.unreachable = True
 
     def _build(self, finished: datetime) -> Any:
         from pytest_prodcheck.report import RunMeta, build_report
@@ -199,6 +206,14 @@ class ChecklistReporter:
         def mask(text: str | None) -> str | None:
             return mask_text(text, extra=secrets) if text else text
 
+        unreachable = next(
+            (
+                s.message.split(UNREACHABLE_PREFIX, 1)[1]
+                for s in self.tests.values()
+                if UNREACHABLE_PREFIX in s.message
+            ),
+            None,
+        )
         args = [str(a) for a in self.config.invocation_params.args]
         own_site = self.config.stash.get(SITE_URL_KEY, None)  # no xdist: the stack ran here
         if own_site:
@@ -216,6 +231,7 @@ class ChecklistReporter:
             tests_run=len(self.tests),
             workers=int(getattr(self.config.option, "numprocesses", 0) or 0),
             interrupted=self.interrupted,
+            unreachable=unreachable,
         )
         return build_report(
             meta,
@@ -248,6 +264,8 @@ class ChecklistReporter:
             f" {report.meta.target_url}" if report.meta.target_url else ""
         )
         stopped = f" (run INTERRUPTED: {self.interrupted})" if self.interrupted else ""
+        if report.meta.unreachable:
+            stopped += f" (target unreachable: {report.meta.unreachable})"
         self.summary = (
             f"verdict {report.verdict.value}{stopped} over {cov.decided}/{cov.total} checklist items "
             f"decided ({cov.unverified} not verified) on {target}; "

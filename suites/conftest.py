@@ -27,12 +27,14 @@ import pytest
 
 from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.checks import CheckSpec
-from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.errors import ProdcheckError, TargetUnreachable
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.evidence import EvidenceRecorder
 from pytest_prodcheck.probes.site_checks import SiteCheck, SiteInputs
+from pytest_prodcheck.probes.tls.handshake import require_reachable
 from pytest_prodcheck.probes.tls.target import SiteTarget
+from pytest_prodcheck.reporter import UNREACHABLE_PREFIX
 from pytest_prodcheck.stack.endpoints import Endpoints
 
 
@@ -102,9 +104,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("check", table_params(checks))
 
 
+_REACHABLE = pytest.StashKey[dict[str, str]]()  # site URL -> "" (reachable) or why not
+
+
 @pytest.fixture(scope="module")
-def site(prodcheck_stack: Endpoints, prodcheck_settings: Settings) -> SiteTarget:
-    return SiteTarget.from_endpoints(prodcheck_stack, prodcheck_settings)
+def site(
+    request: pytest.FixtureRequest, prodcheck_stack: Endpoints, prodcheck_settings: Settings
+) -> SiteTarget:
+    """The target's web site, probed once per run: when nothing answers on its HTTPS port, every
+    test that needs it is one setup error with the same reason (not a failure of the site)."""
+    target = SiteTarget.from_endpoints(prodcheck_stack, prodcheck_settings)
+    seen = request.config.stash.setdefault(_REACHABLE, {})
+    if target.url not in seen:
+        try:
+            require_reachable(target)
+            seen[target.url] = ""
+        except TargetUnreachable as exc:
+            seen[target.url] = mask_text(str(exc), extra=prodcheck_settings.secrets())
+    if seen[target.url]:
+        pytest.fail(UNREACHABLE_PREFIX + seen[target.url], pytrace=False)
+    return target
 
 
 @pytest.fixture(scope="module")

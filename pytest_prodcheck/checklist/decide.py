@@ -185,9 +185,13 @@ def expired_waivers(waivers: Iterable[Waiver], today: date) -> list[Waiver]:
     return [w for w in waivers if w.expired(today)]
 
 
-def decide_verdict(results: Sequence[ItemResult], interrupted: str | None = None) -> Verdict:
+def decide_verdict(
+    results: Sequence[ItemResult],
+    interrupted: str | None = None,
+    unreachable: str | None = None,
+) -> Verdict:
     """GO / NO-GO / GO-WITH-WAIVERS over the decided items, plus coverage of all items;
-    always NO-GO when the run was ``interrupted`` (the reason)."""
+    always NO-GO when the run was ``interrupted`` or the target ``unreachable`` (the reasons)."""
     by_status = {s: 0 for s in ITEM_STATUSES}
     for r in results:
         by_status[r.status] += 1
@@ -203,6 +207,11 @@ def decide_verdict(results: Sequence[ItemResult], interrupted: str | None = None
     if interrupted:
         reasons.append(
             f"run interrupted ({interrupted}): unfinished tests count as errors, never GO"
+        )
+    if unreachable:
+        reasons.append(
+            f"target unreachable ({unreachable}): the checks needing it could not run "
+            "(errors, not failures of the site)"
         )
     for r in results:
         if r.status in ("failed", "error"):

@@ -120,12 +120,26 @@ def register(subparsers: Any) -> None:
 
     show = sub.add_parser("show", help="print the installed prodcheck jobs")
     backend_args(show)
+    _config_arg(show)
     show.set_defaults(func=run_show)
 
     rm = sub.add_parser("remove", help="remove a job")
     rm.add_argument("job", metavar="JOB")
     backend_args(rm)
+    _config_arg(rm)
     rm.set_defaults(func=run_remove)
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    """``--config`` like every command: validated (a broken file is exit 2), not needed here."""
+    p.add_argument("--config", metavar="PATH", help="settings file (checked; jobs live in cron)")
+
+
+def _check_config(args: argparse.Namespace) -> None:
+    if getattr(args, "config", None):
+        from pytest_prodcheck.commands._common import settings_from_args
+
+        settings_from_args(args)  # ConfigError -> exit 2 with one line
 
 
 def _configured(template: JobTemplate, args: argparse.Namespace) -> tuple[str, str]:
@@ -168,6 +182,7 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    _check_config(args)
     backend = _backend(args)
     jobs = list_jobs(backend)
     if not jobs:
@@ -182,6 +197,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    _check_config(args)
     backend = _backend(args)
     if remove_job(args.job, backend):
         print(f"{args.job}: removed from {backend.description}")

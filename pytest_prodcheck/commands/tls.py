@@ -83,6 +83,7 @@ def register(subparsers: Any) -> None:
         description="List every check `tls check` runs: id, shared input, checklist items.",
     )
     listing.add_argument("--json", action="store_true", help="print one JSON object")
+    listing.add_argument("--config", metavar="PATH", help="settings file (checked; not needed)")
     listing.set_defaults(func=run_list)
 
 
@@ -153,6 +154,8 @@ def format_list() -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.config:
+        settings_from_args(args)  # accepted like every command's; a broken file is exit 2
     if args.json:
         rows = [
             {

@@ -18,6 +18,7 @@ and its metadata in :mod:`pytest_prodcheck.config.schema`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import types
 import typing
@@ -235,3 +236,10 @@ def _check_resolve(entry: str, label: str) -> None:
             f"{label} = {entry!r}: expected HOST:PORT:ADDR as curl's --resolve, "
             "e.g. shop.example.com:443:10.0.0.5"
         )
+    try:
+        ipaddress.ip_address(addr.strip("[]"))
+    except ValueError:
+        raise ConfigError(
+            f"{label} = {entry!r}: {addr!r} is not an IP address; "
+            "give HOST:PORT:ADDR with a numeric ADDR, e.g. shop.example.com:443:10.0.0.5"
+        ) from None

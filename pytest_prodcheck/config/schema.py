@@ -8,7 +8,8 @@
 
 Field metadata drives the loader's validation (:mod:`pytest_prodcheck.config.load`): ``kind``
 ``url``/``dsn``/``path``/``choice``/``resolve``, ``min``, ``internal`` (not a settings key).
-DSN fields are ``repr=False`` so credentials never print. Defaults quoting the deployment guide
+DSN fields are ``repr=False`` and every repr masks URL passwords and tokens, so credentials never
+print (pytest shows fixture values in tracebacks). Defaults quoting the deployment guide
 come from :mod:`pytest_prodcheck.guide`.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_prodcheck.core.secrets import mask_dsn
+from pytest_prodcheck.core.secrets import mask_dsn, masked_repr
 from pytest_prodcheck.guide import LOAD, LOAD_PROFILES, PGBOUNCER
 from pytest_prodcheck.history.settings import HistorySettings
 
@@ -202,6 +203,15 @@ class MonitoringSettings:
     metrics_url: str | None = _url(default=None)  # the app's /metrics, if reachable from here
     grafana_token: str | None = None  # API token (use ${GRAFANA_TOKEN}); else $GRAFANA_TOKEN
 
+    def secrets(self) -> list[str]:
+        """The token and the Sentry DSN's key (its user part), for masking."""
+        out = [self.grafana_token] if self.grafana_token else []
+        user = urlsplit(self.sentry_dsn).username if self.sentry_dsn else None
+        return out + ([user] if user else [])
+
+    def __repr__(self) -> str:
+        return masked_repr(self, extra=self.secrets())
+
 
 @dataclass(frozen=True)
 class SecuritySettings:
@@ -290,11 +300,11 @@ class Settings:
             from pytest_prodcheck.core.dsn import dsn_password  # psycopg: only when needed
 
             out.extend(pw for pw in map(dsn_password, dsns) if pw)
-        if self.monitoring.sentry_dsn:
-            user = urlsplit(self.monitoring.sentry_dsn).username
-            if user:
-                out.append(user)
+        out.extend(self.monitoring.secrets())
         return out
+
+    def __repr__(self) -> str:  # pytest prints fixture values: never a password or token
+        return masked_repr(self, extra=self.secrets())
 
     def describe_target(self) -> str:
         """One line for report headers: ``external https://shop.example.com``."""

@@ -4,10 +4,17 @@
 'postgresql://app:***@127.0.0.1:6432/ecommerce'
 >>> mask_text("connect postgresql://app:s3cret@h/db failed", extra=["s3cret"])
 'connect postgresql://app:***@h/db failed'
+
+Objects that hold a secret print through :func:`masked_repr` (pytest shows fixture values and
+``-l`` locals by their repr)::
+
+    def __repr__(self) -> str:
+        return masked_repr(self, extra=[self.token])
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 
@@ -45,3 +52,20 @@ def mask_text(text: str, extra: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in extra if s and len(s) >= 3}, key=len, reverse=True):
         out = out.replace(secret, MASK)
     return out
+
+
+def masked_repr(obj: object, extra: Iterable[str] = ()) -> str:
+    """The dataclass repr of ``obj`` (fields with ``repr=True``) with every secret masked.
+
+    >>> @dataclasses.dataclass(repr=False)
+    ... class Site:
+    ...     url: str
+    ...     token: str = dataclasses.field(default="", repr=False)
+    ...     def __repr__(self) -> str:
+    ...         return masked_repr(self, extra=[self.token])
+    >>> Site("https://admin:hunter2@shop.test", token="t0k3n")
+    Site(url='https://admin:***@shop.test')
+    """
+    assert dataclasses.is_dataclass(obj)
+    parts = [f"{f.name}={getattr(obj, f.name)!r}" for f in dataclasses.fields(obj) if f.repr]
+    return mask_text(f"{type(obj).__name__}({', '.join(parts)})", extra=extra)

@@ -91,6 +91,8 @@ def header_fields(report: Report) -> list[tuple[str, str]]:
         ("Tool", f"pytest-prodcheck {m.tool_version}"),
         ("Tests run", str(m.tests_run)),
     ]
+    if m.unreachable:
+        fields.append(("Target unreachable", f"{m.unreachable}; its checks could not run"))
     if m.interrupted:
         fields.append(("Interrupted", f"yes: {m.interrupted}; unfinished tests count as errors"))
     return fields

@@ -59,6 +59,7 @@ class RunMeta:
     tests_run: int = 0
     workers: int = 0
     interrupted: str | None = None  # why the run stopped early (Ctrl-C, pytest.exit), else None
+    unreachable: str | None = None  # why the target did not answer (its checks are errors)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +78,7 @@ class RunMeta:
             "workers": self.workers,
             "interrupted": bool(self.interrupted),
             "interrupted_reason": self.interrupted,
+            "target_unreachable": self.unreachable,
         }
 
 
@@ -159,6 +161,6 @@ def build_report(
     return Report(
         meta=meta,
         results=tuple(results),
-        verdict=decide_verdict(results, interrupted=meta.interrupted),
+        verdict=decide_verdict(results, interrupted=meta.interrupted, unreachable=meta.unreachable),
         expired_waivers=tuple(expired_waivers(waivers, meta.finished_utc.date())),
     )

@@ -8,7 +8,8 @@
 
 Every field is plain data (str / tuple / None) so ``to_json()`` is the contract of
 ``prodcheck stack up --json``. DSNs are full ``postgresql://user:password@host:port/db`` URLs;
-mask them with :func:`pytest_prodcheck.core.secrets.mask_dsn` before printing.
+mask them with :func:`pytest_prodcheck.core.secrets.mask_dsn` before printing (``repr()`` of an
+``Endpoints`` masks them itself).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.secrets import masked_repr
 
 
 class MissingEndpoint(ProdcheckError):
@@ -49,6 +51,9 @@ class S3Endpoint:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     prefix: str = "databases/"
+
+    def __repr__(self) -> str:
+        return masked_repr(self, extra=[self.secret_access_key or ""])
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,24 @@ class Endpoints:
     cert_dir: str | None = None  # where the served fullchain.pem / privkey.pem live
     pg_bindir: str | None = None  # PostgreSQL client binaries matching the server
     extras: dict[str, str] = field(default_factory=dict)
+
+    def secrets(self) -> list[str]:
+        """The passwords in the DSNs and the S3 secret key, for masking."""
+        from pytest_prodcheck.core.dsn import dsn_password  # psycopg: only when needed
+
+        out = [
+            pw
+            for name, value in vars(self).items()
+            if name.endswith("_dsn") and isinstance(value, str) and value
+            for pw in [dsn_password(value)]
+            if pw
+        ]
+        if self.s3 is not None and self.s3.secret_access_key:
+            out.append(self.s3.secret_access_key)
+        return out
+
+    def __repr__(self) -> str:  # pytest prints fixture values: never a password
+        return masked_repr(self, extra=self.secrets())
 
     def require(self, name: str, key: str) -> Any:
         """Return field ``name`` or raise :class:`MissingEndpoint` naming the config ``key``."""

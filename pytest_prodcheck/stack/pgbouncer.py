@@ -142,9 +142,9 @@ class PgBouncerServer:
     workdir: Path
     pg: PostgresServer
     options: PgBouncerOptions = field(default_factory=PgBouncerOptions)
-    users: Mapping[str, str] | None = None
-    admin_password: str = field(default_factory=new_password)
-    stats_password: str = field(default_factory=new_password)
+    users: Mapping[str, str] | None = field(default=None, repr=False)  # role -> password
+    admin_password: str = field(default_factory=new_password, repr=False)
+    stats_password: str = field(default_factory=new_password, repr=False)
     process: ManagedProcess = field(default_factory=lambda: ManagedProcess("pgbouncer"))
 
     def __post_init__(self) -> None:

@@ -9,7 +9,8 @@
 Certificates are *not* verified here (the chain, hostname and expiry checks judge them), and the
 cipher list admits everything the local OpenSSL still has, so a handshake shows what the server
 sends even when it is misconfigured. A failed handshake comes back as ``ok=False`` with the
-reason; only :func:`open_tcp` raises (TargetUnreachable) when nothing listens.
+reason; only :func:`open_tcp` (and :func:`require_reachable`, the suites' one probe per run)
+raise TargetUnreachable when nothing listens.
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ def open_tcp(
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise TargetUnreachable(f"cannot connect to {host}:{port} ({addr}): {reason}") from None
+
+
+def require_reachable(target: SiteTarget, *, timeout: float | None = None) -> None:
+    """One TCP connection to the site's HTTPS port; TargetUnreachable (one line) when none.
+
+    >>> require_reachable(SiteTarget.from_args("https://shop.test:1", resolve=["shop.test:1:127.0.0.1"]))
+    Traceback (most recent call last):
+    pytest_prodcheck.core.errors.TargetUnreachable: cannot connect to shop.test:1 (127.0.0.1): Connection refused
+    """
+    open_tcp(target, target.apex, target.port, timeout=timeout).close()
 
 
 def client_context(alpn: Sequence[str] = ()) -> ssl.SSLContext:

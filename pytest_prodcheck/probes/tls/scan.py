@@ -19,6 +19,7 @@ does not abort the others.
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -163,10 +164,33 @@ def _attempt_error(attempt: Any) -> str:
     return f"{label}: {trace}" if trace else str(label)
 
 
+#: sslyze's connectivity errors, as a user would say them (no exception class names).
+_CONNECT_REASONS = {
+    "ServerTlsConfigurationNotSupported": (
+        "no TLS handshake succeeded: the port does not speak TLS (plain HTTP?) or offers "
+        "no TLS version and cipher suite we know"
+    ),
+    "ServerRejectedConnection": "the server refused or reset the connection",
+    "ConnectionToServerTimedOut": "the connection timed out",
+}
+_SSLYZE_PREFIX = re.compile(
+    r"^(?:[\w.]+\.)?[A-Z]\w+(?:Error|Exception|Failed|Supported|Connection|"
+    r"TimedOut)?: "
+)
+
+
 def _trace_line(trace: Any) -> str:
+    """One plain line for sslyze's connectivity error ``trace`` (a TracebackException)."""
     if trace is None:
         return ""
+    exc_type = getattr(trace, "exc_type", None)
+    name = str(getattr(trace, "exc_type_str", "") or getattr(exc_type, "__name__", ""))
+    known = _CONNECT_REASONS.get(name.rsplit(".", 1)[-1])
+    if known:
+        return known
     try:
-        return "".join(trace.format_exception_only()).strip().splitlines()[-1]
+        line = "".join(trace.format_exception_only()).strip().splitlines()[-1]
     except Exception:  # pragma: no cover - defensive: a trace we cannot format
-        return str(trace)
+        line = str(trace)
+    line = _SSLYZE_PREFIX.sub("", line)  # "sslyze.errors.X: host:443 -> \"why\"" -> why
+    return line.split(" -> ", 1)[-1].strip().strip('"')

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.secrets import masked_repr
 
 if TYPE_CHECKING:
     from pytest_prodcheck.config import Settings
@@ -82,6 +83,9 @@ class SiteTarget:
     # in between, e.g. docker-proxy): the rate-limit probe then drains its buckets before returning
     shared_client_address: bool = False
     timeout: float = 5.0
+
+    def __repr__(self) -> str:  # a URL may carry user:password@
+        return masked_repr(self)
 
     # -- parts of the URL -------------------------------------------------------------------------
     @property
