@@ -6,7 +6,8 @@
     >>> ep.require("pgbouncer_dsn", key="[pgbouncer] dsn")   # -> MissingEndpoint: tests skip
 
 Missing values stay ``None`` so each test that needs one skips with a reason naming the key.
-Host names default to the site URL's host (apex) and ``www.``/``api.``/``monitoring.`` + apex.
+Host names default to the site URL's host (apex) and ``www.``/``api.``/``monitoring.`` + apex;
+``www = ""`` (etc.) in ``[site]`` says the site has no such name.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def external_endpoints(settings: Any, *, target: str = "external") -> Endpoints:
 
     def name(key: str, prefix: str) -> str | None:
         value = _get(settings, f"site.{key}")
-        if value:
-            return str(value)
+        if value is not None:  # "" = the site has no such name (its checks are n/a)
+            return str(value) or None
         return f"{prefix}.{apex}" if apex else None
 
     http_url = _get(settings, "http_url") or (_default_http_url(site_url) if site_url else None)
