@@ -100,7 +100,8 @@ def render_config(
     else:
         lines.append('# resolve = ["*.example.com:*:10.0.0.5"]  # check before DNS points here')
     if ca_bundle:
-        lines.append(f"ca_bundle = {_q(str(Path(ca_bundle).resolve()))}  # the chain verifies: {d.trusted}")
+        note = "verifies the site's chain" if d.trusted else f"WARNING: the chain {d.trust_detail}"
+        lines.append(f"ca_bundle = {_q(str(Path(ca_bundle).resolve()))}  # {note}")
     elif not d.trusted:
         lines.append(f'# ca_bundle = "/path/to/ca.pem"  # NEEDED: the chain {d.trust_detail}')
     lines += [
