@@ -85,7 +85,18 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         "(missing)",
     ),
     ("headers.csp", "no_headers", {"security_headers": False, "hsts": False}, "(missing)"),
-    ("headers.csp", "lax_csp", {"csp": "default-src *"}, "default-src * allows everything"),
+    (
+        "headers.csp",
+        "lax_csp",
+        {"csp": "default-src *"},
+        "default-src (as script-src) * allows scripts from any host",
+    ),
+    (
+        "headers.csp",
+        "inline_csp",
+        {"csp": "default-src 'self' 'unsafe-inline' data:; object-src 'none'"},
+        "default-src (as script-src) 'unsafe-inline' without a nonce or hash",
+    ),
     # add_header in the static location drops every inherited header: only that page fails
     (
         "headers.hsts",
