@@ -72,3 +72,32 @@ def test_pyargs_collects_the_suite_from_an_editable_install(pytester: pytest.Pyt
     assert result.ret == 0, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
     collected = [ln for ln in result.stdout.lines if "::" in ln]
     assert len(collected) >= 60
+
+
+@pytest.mark.parametrize(
+    ("toml", "names"),
+    [
+        ("", ("shop.example.com", "www.shop.example.com", "api.shop.example.com",
+              "monitoring.shop.example.com")),
+        ('[site]\nwww = ""\napi = ""\nmonitoring = ""\n', ("shop.example.com",)),
+        ('[site]\nwww = "www2.shop.example.com"\nmonitoring = ""\n',
+         ("shop.example.com", "www2.shop.example.com", "api.shop.example.com")),
+    ],
+)  # fmt: skip
+def test_cli_and_suite_derive_the_same_site_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, names: tuple[str, ...]
+) -> None:
+    from pytest_prodcheck.cli import build_parser
+    from pytest_prodcheck.commands.tls import target_from_args
+    from pytest_prodcheck.config import load_settings
+    from pytest_prodcheck.probes.tls.target import SiteTarget
+    from pytest_prodcheck.stack.external import external_endpoints
+
+    (tmp_path / "prodcheck.toml").write_text('url = "https://shop.example.com"\n' + toml)
+    monkeypatch.chdir(tmp_path)
+    argv = ["tls", "check", "https://shop.example.com"]
+    cli_target = target_from_args(build_parser(argv).parse_args(argv))
+    settings = load_settings(tmp_path / "prodcheck.toml", env={})
+    suite_target = SiteTarget.from_endpoints(external_endpoints(settings), settings)
+    assert cli_target.names == suite_target.names == names
+    assert cli_target.www == suite_target.www

@@ -217,10 +217,13 @@ class SiteTarget:
         )
 
     @classmethod
-    def from_endpoints(cls, ep: Endpoints, settings: Settings | None = None) -> SiteTarget:
-        """The site a stack provider started (or the configured external one)."""
+    def from_endpoints(
+        cls, ep: Endpoints, settings: Settings | None = None, extra_names: Sequence[str] = ()
+    ) -> SiteTarget:
+        """The site a stack provider started (or the configured external one); ``extra_names``
+        are more names the certificate must cover (``prodcheck tls check --name``)."""
         url = ep.require("site_url", key="url")
-        names = [n for n in (ep.www, ep.api, ep.monitoring) if n]
+        names = [n for n in (ep.www, ep.api, ep.monitoring) if n] + list(extra_names)
         return cls.from_args(
             url,
             http_url=ep.http_url,
