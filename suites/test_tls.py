@@ -83,6 +83,20 @@ def test_certificate_key(tls_scan, prodcheck_evidence):
     _judge(prodcheck_evidence, tls.check_key(tls_scan))
 
 
+@pytest.mark.smoke
+@pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
+def test_certificate_matches_the_mozilla_profile(tls_scan, site, prodcheck_evidence):
+    """Leaf key type, EC curve and signature algorithm as [tls] cipher_profile wants."""
+    _judge(prodcheck_evidence, tls.check_cert_profile(tls_scan, site.expect))
+
+
+@pytest.mark.smoke
+@pytest.mark.checklist("testing.ssl-configuration")
+def test_key_exchange_groups(tls_scan, site, prodcheck_evidence):
+    """Every ECDHE group the server accepts is in the Mozilla profile (no X448, P-521)."""
+    _judge(prodcheck_evidence, tls.check_groups(tls_scan, site.expect))
+
+
 @pytest.mark.checklist("testing.ssl-configuration")
 def test_ocsp_stapling(tls_scan, prodcheck_evidence):
     _judge(prodcheck_evidence, tls.check_ocsp(tls_scan))

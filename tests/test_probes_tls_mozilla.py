@@ -97,3 +97,13 @@ def test_sha1_signed_leaf_fails(zoo) -> None:
     result = check_cert_profile(zoo("sha1"))
     assert result.status == "fail"
     assert "signed ecdsa-with-SHA1 (the profile accepts" in result.message
+
+
+def test_site_checks_report_the_groups_of_a_weak_server(lab) -> None:
+    from pytest_prodcheck.probes.tls_site import CHECK_IDS, run_site_checks
+
+    assert {"tls.groups", "tls.cert.profile"} <= set(CHECK_IDS)
+    report = run_site_checks(lab.zoo_target("weak_groups"), only={"tls.groups", "tls.cert.profile"})
+    status = {c.id: c.status for c in report.checks}
+    assert status == {"tls.cert.profile": "pass", "tls.groups": "fail"}
+    assert report.exit_code == 1

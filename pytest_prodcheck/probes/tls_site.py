@@ -48,6 +48,7 @@ from pytest_prodcheck.probes.tls.expiry import check_expiry
 from pytest_prodcheck.probes.tls.handshake import open_tcp
 from pytest_prodcheck.probes.tls.hostname import check_hostname, handshakes
 from pytest_prodcheck.probes.tls.keys import check_key
+from pytest_prodcheck.probes.tls.mozilla import check_cert_profile, check_groups
 from pytest_prodcheck.probes.tls.ocsp import check_ocsp
 from pytest_prodcheck.probes.tls.protocols import check_protocols
 from pytest_prodcheck.probes.tls.scan import TlsScan, scan_tls
@@ -61,6 +62,8 @@ CHECK_IDS = (
     "tls.cert.hostname",
     "tls.cert.expiry",
     "tls.cert.key",
+    "tls.cert.profile",
+    "tls.groups",
     "tls.ocsp-stapling",
     "tls.alpn-h2",
     "http.https-redirect",
@@ -119,6 +122,8 @@ _SCAN_CHECKS = frozenset(
         "tls.cert.chain",
         "tls.cert.expiry",
         "tls.cert.key",
+        "tls.cert.profile",
+        "tls.groups",
         "tls.ocsp-stapling",
     }
 )
@@ -178,6 +183,8 @@ def run_site_checks(target: SiteTarget, *, only: set[str] | None = None) -> Site
                     "tls.cert.chain": lambda s: check_chain(s, target),
                     "tls.cert.expiry": lambda s: check_expiry(s, e),
                     "tls.cert.key": check_key,
+                    "tls.cert.profile": lambda s: check_cert_profile(s, e),
+                    "tls.groups": lambda s: check_groups(s, e),
                     "tls.ocsp-stapling": check_ocsp,
                 }
                 for cid, sfn in scan_checks.items():

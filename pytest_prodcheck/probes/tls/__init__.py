@@ -17,6 +17,7 @@ from pytest_prodcheck.probes.tls.expiry import check_expiry
 from pytest_prodcheck.probes.tls.handshake import Handshake, handshake
 from pytest_prodcheck.probes.tls.hostname import check_hostname, handshakes
 from pytest_prodcheck.probes.tls.keys import check_key
+from pytest_prodcheck.probes.tls.mozilla import check_cert_profile, check_groups
 from pytest_prodcheck.probes.tls.ocsp import check_ocsp
 from pytest_prodcheck.probes.tls.profiles import TlsProfile, load_profile
 from pytest_prodcheck.probes.tls.protocols import check_protocols
@@ -30,9 +31,11 @@ __all__ = [
     "TlsProfile",
     "TlsScan",
     "check_alpn",
+    "check_cert_profile",
     "check_chain",
     "check_ciphers",
     "check_expiry",
+    "check_groups",
     "check_hostname",
     "check_key",
     "check_ocsp",
