@@ -189,12 +189,12 @@ def test_init_then_smoke_gives_go_on_tls_and_http(
 
     # nothing else configured: the toml in the current directory, the installed suite
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "pytest_prodcheck.suites", "-q",
+        [sys.executable, "-m", "pytest", "--pyargs", "pytest_prodcheck.suites",
          "-p", "no:cacheprovider", "-m", "smoke and (tls or http)"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, env=PROBE_ENV,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert f"config {tmp_path / 'prodcheck.toml'}" in run.stdout
+    assert f"config {tmp_path / 'prodcheck.toml'} (from the current directory)" in run.stdout
     report = json.loads((tmp_path / "reports" / "checklist.json").read_text())
     assert report["run"]["target"] == "external"
     assert report["verdict"] == "GO"
