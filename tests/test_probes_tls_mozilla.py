@@ -107,3 +107,16 @@ def test_site_checks_report_the_groups_of_a_weak_server(lab) -> None:
     status = {c.id: c.status for c in report.checks}
     assert status == {"tls.cert.profile": "pass", "tls.groups": "fail"}
     assert report.exit_code == 1
+
+
+def test_every_profile_judgement_names_the_profile(zoo) -> None:
+    from pytest_prodcheck.probes.tls.protocols import check_protocols
+
+    for expect in (INTERMEDIATE, MODERN):
+        label = load_profile(expect.cipher_profile).label
+        for result in (
+            check_protocols(zoo("good"), expect),
+            check_groups(zoo("good"), expect),
+            check_cert_profile(zoo("good"), expect),
+        ):
+            assert label in result.expected, result
