@@ -20,7 +20,7 @@ import pytest
 from pytest_prodcheck.cli import main
 from pytest_prodcheck.commands.init import render_config
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.probes.discover import (
     NameProbe,
     SiteDiscovery,

@@ -120,3 +120,15 @@ def test_every_profile_judgement_names_the_profile(zoo) -> None:
             check_cert_profile(zoo("good"), expect),
         ):
             assert label in result.expected, result
+
+
+def test_the_table_has_both_rows_for_the_cli_and_the_suite() -> None:
+    from pytest_prodcheck.probes.site_checks import SITE_CHECKS
+
+    ids = SITE_CHECKS.ids()
+    assert ids.index("tls.cert.profile") == ids.index("tls.cert.key") + 1
+    assert ids.index("tls.groups") == ids.index("tls.cert.profile") + 1
+    tls_rows = {s.id: s for s in SITE_CHECKS.marked("tls")}  # suites/test_tls.py: test_check[id]
+    for cid in ("tls.cert.profile", "tls.groups"):
+        assert tls_rows[cid].group == "scan" and "smoke" in tls_rows[cid].markers
+        assert "testing.ssl-configuration" in tls_rows[cid].items

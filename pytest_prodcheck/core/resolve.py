@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from pytest_prodcheck.core.errors import ConfigError
 
@@ -137,6 +137,13 @@ class ResolveMap:
         return self.lookup(host, ANY_PORT)
 
     # -- the dict-like face older callers use: rmap.get((host, port), default) ------------------
+    @overload
+    def get(self, key: tuple[str, int]) -> str | None: ...
+    @overload
+    def get(self, key: tuple[str, int], default: str) -> str: ...
+    @overload
+    def get(self, key: tuple[str, int], default: str | None) -> str | None: ...
+
     def get(self, key: tuple[str, int], default: str | None = None) -> str | None:
         found = self.lookup(*key)
         return default if found is None else found

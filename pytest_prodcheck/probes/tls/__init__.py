@@ -6,10 +6,15 @@
 >>> scan = tls.scan_tls(target)          # sslyze: protocols, suites, served chain, OCSP staple
 >>> tls.check_protocols(scan).status
 'pass'
->>> tls.run_site_checks(target).exit_code  # every TLS + HTTP check, concurrently
+>>> from pytest_prodcheck.probes.tls_site import run_site_checks
+>>> run_site_checks(target).exit_code     # every TLS + HTTP check, concurrently
 0
+
+A new check is one ``check_*`` function in its family module plus one row of the table in
+:mod:`pytest_prodcheck.probes.site_checks` (which the runner, the CLI and the suites read).
 """
 
+from pytest_prodcheck.core.resolve import parse_resolve
 from pytest_prodcheck.probes.tls.alpn import check_alpn
 from pytest_prodcheck.probes.tls.chain import check_chain
 from pytest_prodcheck.probes.tls.ciphers import check_ciphers
@@ -22,7 +27,7 @@ from pytest_prodcheck.probes.tls.ocsp import check_ocsp
 from pytest_prodcheck.probes.tls.profiles import TlsProfile, load_profile
 from pytest_prodcheck.probes.tls.protocols import check_protocols
 from pytest_prodcheck.probes.tls.scan import TlsScan, scan_tls
-from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget, parse_resolve
+from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget
 
 __all__ = [
     "Expectations",
