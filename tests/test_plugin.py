@@ -289,8 +289,9 @@ def test_no_report_when_no_test_is_linked(pytester: pytest.Pytester) -> None:
 def test_unwritable_report_dir_is_reported(suite: pytest.Pytester) -> None:
     (suite.path / "afile").write_text("x")
     result = suite.runpytest("--prodcheck-report-dir", "afile/sub", "-k", "protocols")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "prodcheck: ERROR: cannot write the report into afile/sub" in result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # found at configure time, before any test
+    assert "prodcheck: report_dir afile/sub: afile is a file" in result.stderr.str()
+    assert "passed" not in result.stdout.str()
 
 
 def test_secrets_are_masked_in_reports(
