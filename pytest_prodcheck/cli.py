@@ -23,7 +23,7 @@ from types import ModuleType
 
 from pytest_prodcheck._version import __version__
 from pytest_prodcheck.core.errors import ProdcheckError, ToolError
-from pytest_prodcheck.core.secrets import mask_text
+from pytest_prodcheck.core.secrets import mask_text, remove_legacy_pgpass_files
 
 COMMAND_MODULES: tuple[str, ...] = (
     "stack",
@@ -110,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    remove_legacy_pgpass_files()  # what killed older versions left: no password stays on disk
     try:
         parser = build_parser(args_list)
         args = parser.parse_args(args_list)

@@ -38,7 +38,7 @@ from pytest_prodcheck.config import Settings, load_settings
 from pytest_prodcheck.config.preflight import preflight
 from pytest_prodcheck.config_file import ConfigChoice, choose_config
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, TargetUnreachable
-from pytest_prodcheck.core.secrets import mask_text
+from pytest_prodcheck.core.secrets import mask_text, remove_legacy_pgpass_files
 from pytest_prodcheck.evidence import EvidenceRecorder
 from pytest_prodcheck.reporter import (
     PROP,
@@ -232,6 +232,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"prodcheck: {mask_text(str(exc))}") from None
     config.stash[SETTINGS_KEY] = settings
+    remove_legacy_pgpass_files()  # what killed older versions left: no password stays on disk
     config.stash[SECRETS_KEY] = settings.secrets()
     is_worker = hasattr(config, "workerinput")
     if not is_worker and not config.option.collectonly:

@@ -9,7 +9,9 @@
 The file is written under a hidden temp name, fsynced, its ``.sha256`` and ``.manifest.json``
 written, and only then renamed into place: a visible ``*_db_*.sql.gz`` is always complete. Its first
 line is a comment naming the database (``-- prodcheck-backup: kind=main database=ecommerce …``) so
-a restore can refuse a dump of the other database even when the file was renamed.
+a restore can refuse a dump of the other database even when the file was renamed. Before it
+starts, a backup removes the temp files of killed runs (``DumpResult.swept``); a concurrent
+backup's temp file is locked by its writer and left alone.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from pytest_prodcheck.backup.naming import Kind, backup_name, manifest_path, sha
 from pytest_prodcheck.backup.proc import CHUNK, grow_pipe, pg_tool, stderr_tail
 from pytest_prodcheck.backup.scan import DumpScanner
 from pytest_prodcheck.core.errors import ToolError
-from pytest_prodcheck.core.files import atomic_file, ensure_dir, write_text_atomic
+from pytest_prodcheck.core.files import (
+    atomic_file,
+    ensure_dir,
+    remove_dead_partials,
+    write_text_atomic,
+)
+from pytest_prodcheck.core.secrets import remove_legacy_pgpass_files
 
 HEADER_PREFIX = b"-- prodcheck-backup:"
 _HEADER_RE = re.compile(rb"^-- prodcheck-backup: kind=(?P<kind>\w+) database=(?P<db>\S+)")
@@ -40,6 +48,7 @@ _HEADER_RE = re.compile(rb"^-- prodcheck-backup: kind=(?P<kind>\w+) database=(?P
 class DumpResult:
     path: Path
     manifest: Manifest
+    swept: tuple[tuple[Path, int], ...] = ()  # (temp file, bytes) of dead runs removed first
 
 
 def header_line(kind: Kind, database: str, created: datetime) -> bytes:
@@ -72,6 +81,8 @@ def dump_database(
 ) -> DumpResult:
     """Back up ``target`` into ``out_dir``; raise TargetUnreachable / ToolError with one line."""
     ensure_dir(out_dir)
+    remove_legacy_pgpass_files()  # plaintext passwords a killed older version left in /tmp
+    swept = tuple(remove_dead_partials(out_dir))  # a killed run's half-written dump
     version_num, version = target.server_version()
     pg_dump = tool("pg_dump", find_bindir(version_num, bindir))
     path, created = _free_name(out_dir, kind, now or utc_now())
@@ -136,4 +147,4 @@ def dump_database(
                 with contextlib.suppress(OSError):
                     side.unlink()
         raise
-    return DumpResult(path, manifest)
+    return DumpResult(path, manifest, swept)

@@ -9,7 +9,8 @@
 
 Rules: only files of the naming scheme are considered; the newest verified backup of each
 database is never deleted, nor the newest backup of each database (whatever its age), so pruning
-can never leave a database without a backup.
+can never leave a database without a backup. Temp files (``.<name>.<random>.partial``) of runs
+that died are deleted whatever their age; a live writer's (it holds a lock) never.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pytest_prodcheck.backup.catalog import BackupInfo, list_backups
 from pytest_prodcheck.backup.manifest import utc_now
 from pytest_prodcheck.backup.naming import KINDS, sidecars
 from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.files import dead_partials, remove_dead_partials
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class PrunePlan:
     delete: tuple[BackupInfo, ...]
     keep: tuple[BackupInfo, ...]
     protected: tuple[tuple[BackupInfo, str], ...]
+    partials: tuple[Path, ...] = ()  # temp files of dead runs (a live writer's are not here)
 
 
 def check_retain_days(value: object) -> int:
@@ -62,12 +65,16 @@ def plan_prune(directory: Path, retain_days: int, now: datetime | None = None) -
                 protected.append((b, guard[b.path]))
             else:
                 delete.append(b)
-    return PrunePlan(retain_days, cutoff, tuple(delete), tuple(keep), tuple(protected))
+    partials = tuple(dead_partials(directory)) if directory.is_dir() else ()
+    return PrunePlan(retain_days, cutoff, tuple(delete), tuple(keep), tuple(protected), partials)
 
 
 def apply_prune(plan: PrunePlan) -> list[Path]:
-    """Delete what ``plan`` says (each backup with its ``.sha256`` and manifest)."""
+    """Delete what ``plan`` says (each backup with its ``.sha256`` and manifest, and the dead
+    runs' temp files, re-checked under their lock)."""
     deleted: list[Path] = []
+    if plan.partials:
+        deleted += [p for p, _size in remove_dead_partials(plan.partials[0].parent)]
     for b in plan.delete:
         try:
             b.path.unlink()

@@ -38,6 +38,7 @@ from pytest_prodcheck.backup.verify import (
     verify_backup,
 )
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
+from pytest_prodcheck.core.files import dead_partials, is_temp_name
 from pytest_prodcheck.core.secrets import mask_text
 
 
@@ -181,6 +182,8 @@ def run_backup(args: argparse.Namespace) -> int:
     for kind in kinds:
         try:
             result = dump_database(cfg.target(kind), kind, cfg.dir, bindir=cfg.pg_bindir)
+            for partial, size in result.swept:
+                _out(cfg, f"removed {partial.name} ({human_size(size)}): left by a killed run")
             m = result.manifest
             _out(
                 cfg,
@@ -257,6 +260,14 @@ def run_list(args: argparse.Namespace) -> int:
             age = b.age_hours(now)
             age_s = f"{age:.1f} h" if age < 48 else f"{age / 24:.1f} d"
             _out(cfg, f"{b.path.name:<34} {age_s:>8} {human_size(b.size_bytes):>10}  {b.status}")
+    dead = set(dead_partials(cfg.dir, min_age_s=0)) if cfg.dir.is_dir() else set()
+    for partial in sorted(p for p in cfg.dir.glob(".*") if is_temp_name(p.name)):
+        state = (
+            "partial of a dead run: removed by the next backup or prune"
+            if partial in dead
+            else "partial: being written now"
+        )
+        _out(cfg, f"{partial.name}  {state}")
     for kind in KINDS:
         newest = next((b for b in reversed(backups) if b.kind == kind), None)
         if newest is not None:
@@ -318,6 +329,9 @@ def run_prune(args: argparse.Namespace) -> int:
     retain = args.retain or cfg.retain_days
     plan = plan_prune(cfg.dir, retain)
     verb = "would delete" if args.dry_run else "deleted"
+    if args.dry_run:
+        for partial in plan.partials:
+            _out(cfg, f"{verb} {partial.name} (temp file of a dead run)")
     for b, why in plan.protected:
         _out(cfg, f"keep {b.path.name} (older than {retain} days, but the {why})")
     if args.dry_run:

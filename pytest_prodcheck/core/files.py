@@ -7,7 +7,10 @@
     >>> replace_file(live / "privkey.pem", key_pem, mode=0o600, owner=(uid, gid))
     >>> replace_file(reports / "checklist.json", text, mode=0o644)   # str is written as UTF-8
 
-A reader sees the old file or the new one, never half of one. The mode (and owner) are set on
+A reader sees the old file or the new one, never half of one. The writer holds an exclusive
+``flock`` on its temp file until it is renamed, so a temp file nobody holds is a dead run's:
+:func:`remove_dead_partials` (the next backup, retention) deletes those and leaves a live
+concurrent writer's alone. The mode (and owner) are set on
 the temp file before anything is written, so a key is never readable by others, not even
 briefly. :func:`atomic_file` and :func:`write_text_atomic` turn a failed write into a one-line
 :class:`ToolError`; a full disk (ENOSPC/EDQUOT) says how much space is left and where. The
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -40,6 +45,73 @@ def is_temp_name(name: str) -> bool:
     True
     """
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+#: a temp file younger than this is never swept: its writer may not have locked it yet
+PARTIAL_MIN_AGE_S = 10.0
+
+
+def _owner_gone(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a live writer holds it
+    return True
+
+
+def _temp_files(directory: Path, min_age_s: float) -> Iterator[Path]:
+    now = time.time()
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if not is_temp_name(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            st = entry.lstat()
+            if entry.is_file() and not entry.is_symlink() and now - st.st_mtime >= min_age_s:
+                yield entry
+
+
+def dead_partials(directory: Path, *, min_age_s: float = PARTIAL_MIN_AGE_S) -> list[Path]:
+    """Temp files in ``directory`` that no live writer holds (nothing is changed).
+
+    >>> dead_partials(Path("backups/databases"))
+    [PosixPath('backups/databases/.main_db_20261203_020000.sql.gz.k3j9x2.partial')]
+    """
+    out: list[Path] = []
+    for path in _temp_files(directory, min_age_s):
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                if _owner_gone(fd):
+                    out.append(path)
+            finally:
+                os.close(fd)  # releases our probe lock
+    return out
+
+
+def remove_dead_partials(
+    directory: Path, *, min_age_s: float = PARTIAL_MIN_AGE_S
+) -> list[tuple[Path, int]]:
+    """Delete the temp files of dead writers in ``directory``; ``(path, size)`` of each.
+
+    Each file is deleted while we hold its lock, and only if the name still is that file, so a
+    writer that starts meanwhile never loses its file.
+    """
+    removed: list[tuple[Path, int]] = []
+    for path in _temp_files(directory, min_age_s):
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                st = os.fstat(fd)
+                if _owner_gone(fd) and os.lstat(path).st_ino == st.st_ino:
+                    path.unlink()
+                    removed.append((path, st.st_size))
+            finally:
+                os.close(fd)
+    return removed
 
 
 def ensure_dir(path: Path) -> Path:
@@ -88,15 +160,16 @@ def _replacing(path: Path, mode: int, owner: tuple[int, int] | None) -> Iterator
     fh = os.fdopen(fd, "wb", buffering=0)
     done = False
     try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # "a live writer owns this"
         os.fchmod(fh.fileno(), mode)
         if owner is not None:
             os.fchown(fh.fileno(), *owner)
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
-        fh.close()
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # still locked: a sweeper never sees it unowned under its temp name
         done = True
+        fh.close()
     finally:
         if not done:
             with contextlib.suppress(OSError):

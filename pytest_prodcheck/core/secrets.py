@@ -14,9 +14,13 @@ Objects that hold a secret print through :func:`masked_repr` (pytest shows fixtu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 
 MASK = "***"
 _URL_PASSWORD = re.compile(
@@ -69,3 +73,29 @@ def masked_repr(obj: object, extra: Iterable[str] = ()) -> str:
     assert dataclasses.is_dataclass(obj)
     parts = [f"{f.name}={getattr(obj, f.name)!r}" for f in dataclasses.fields(obj) if f.repr]
     return mask_text(f"{type(obj).__name__}({', '.join(parts)})", extra=extra)
+
+
+#: what versions before 0.x named the libpq password files they wrote (now: PGPASSWORD only)
+LEGACY_PGPASS_GLOB = "prodcheck-pgpass-*"
+
+
+def remove_legacy_pgpass_files(directory: Path | None = None) -> list[Path]:
+    """Delete the plaintext password files older versions left in the temp dir when killed.
+
+    Nothing writes them any more (child tools get ``PGPASSWORD`` in their environment only), so
+    every one of ours is stale. Only regular files we own are touched; returns what went.
+
+    >>> remove_legacy_pgpass_files()
+    [PosixPath('/tmp/prodcheck-pgpass-k2j3h4')]
+    """
+    base = directory or Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    uid = os.geteuid()
+    with contextlib.suppress(OSError):
+        for path in base.glob(LEGACY_PGPASS_GLOB):
+            with contextlib.suppress(OSError):
+                st = path.lstat()
+                if path.is_file() and not path.is_symlink() and st.st_uid == uid:
+                    path.unlink()
+                    removed.append(path)
+    return removed
