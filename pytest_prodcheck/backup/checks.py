@@ -72,8 +72,7 @@ def check_restore_drill(
         return CheckResult.failed(cid, f"{latest.path.name}: not restorable", expected, str(exc))
     return CheckResult.passed(
         cid,
-        f"{latest.path.name} restored: {drill.tables} tables, {drill.rows} rows match the "
-        f"manifest ({drill.total_s:.1f} s)",
+        f"{latest.path.name} restored: {drill.describe()} ({drill.total_s:.1f} s)",
         expected,
     )
 

@@ -9,10 +9,17 @@
 False
 >>> m.with_verification(drill_s=3.4).verified
 True
+
+The manifest is bound to its dump (``sha256`` is the dump file's, compared by every verify) and
+checksummed itself: ``manifest_sha256`` is the SHA-256 of its canonical JSON (sorted keys, no
+whitespace, without that field), written by :func:`write_manifest` and checked by
+:func:`read_manifest`, so a hand-edited manifest (rows, checksums, ``verified``) is refused with
+one line instead of vouching for a dump it does not describe.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -97,10 +104,22 @@ class Manifest:
         )
 
 
+CHECKSUM_KEY = "manifest_sha256"
+
+
+def manifest_checksum(data: dict[str, Any]) -> str:
+    """SHA-256 of ``data``'s canonical JSON, ``manifest_sha256`` itself left out."""
+    body = {k: v for k, v in data.items() if k != CHECKSUM_KEY}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def write_manifest(backup: Path, manifest: Manifest) -> Path:
-    """Write (or replace) the manifest next to ``backup`` atomically; returns its path."""
+    """Write (or replace) the manifest next to ``backup`` atomically, with its own checksum."""
     path = manifest_path(backup)
-    write_text_atomic(path, json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
+    data = manifest.to_dict()
+    data[CHECKSUM_KEY] = manifest_checksum(data)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -108,15 +127,24 @@ def read_manifest(backup: Path) -> Manifest | None:
     """The manifest of ``backup``; None if there is none; ToolError if it is unreadable."""
     path = manifest_path(backup)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ToolError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
-        return Manifest.from_dict(json.loads(text))
-    except (ValueError, KeyError, TypeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+        manifest = Manifest.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ToolError(
-            f"manifest {path} is corrupt ({type(exc).__name__}): re-run the backup or "
-            "`prodcheck backups verify` on it"
+            f"manifest {path} is corrupt ({type(exc).__name__}): re-run the backup, or delete "
+            "it to verify the dump without a manifest"
         ) from exc
+    stored = data.get(CHECKSUM_KEY)
+    if stored != manifest_checksum(data):
+        why = "has no manifest_sha256" if stored is None else "does not match its manifest_sha256"
+        raise ToolError(
+            f"manifest {path.name} {why}: it was edited by hand (or by an old version); "
+            "re-run the backup, or delete it to verify the dump without a manifest"
+        )
+    return manifest

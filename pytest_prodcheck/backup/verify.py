@@ -69,15 +69,26 @@ class DrillResult:
     rows: int
     mismatches: tuple[str, ...]
 
+    compared_with_manifest: bool = True  # False: no manifest, the dump's own scan was the model
+
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+    def describe(self) -> str:
+        """``5 tables, 6000 rows match the manifest`` or, without one, what was judged."""
+        if self.compared_with_manifest:
+            return f"{self.tables} tables, {self.rows} rows match the manifest"
+        return (
+            f"no manifest: content not compared; the restore reproduced the dump's own "
+            f"{self.tables} tables, {self.rows} rows"
+        )
 
 
 def _read_sidecar(path: Path) -> str:
     side = sha256_path(path)
     try:
-        text = side.read_text().strip()
+        text = side.read_bytes().decode("ascii", "replace").strip()
     except FileNotFoundError:
         raise InvalidBackup(
             f"{path.name} has no checksum file {side.name}: its integrity cannot be proven; "
@@ -135,7 +146,10 @@ def check_integrity(path: Path, expect_kind: str | None = None) -> IntegrityRepo
     header = parse_header(first.split(b"\n", 1)[0])
     if not scanner.complete or scanner.pg_dump_version is None:
         raise InvalidBackup(f"{path.name} is not a complete pg_dump plain-format dump")
-    manifest = read_manifest(path)
+    try:
+        manifest = read_manifest(path)
+    except ToolError as exc:  # corrupt or hand-edited: the backup cannot be vouched for
+        raise InvalidBackup(str(exc)) from exc
     named = parse_name(path.name)
     kind = header[0] if header else (manifest.kind if manifest else (named[0] if named else "?"))
     database = header[1] if header else (manifest.database if manifest else "?")
@@ -203,6 +217,7 @@ def restore_drill(
         tables=len(actual),
         rows=sum(t.rows for t in actual),
         mismatches=compare_tables(expected, actual),
+        compared_with_manifest=report.manifest is not None,
     )
 
 
@@ -211,13 +226,17 @@ def verify_backup(
 ) -> tuple[IntegrityReport, DrillResult]:
     """Integrity + drill; on success the manifest is marked verified (with the drill time).
 
-    Raises InvalidBackup for a damaged file, ToolError when the drill does not reproduce it.
+    Without a manifest only what the dump itself says is judged (it is complete, it restores,
+    the restore holds the dump's tables and rows: ``drill.compared_with_manifest`` False) and
+    nothing is marked verified. Raises InvalidBackup for a damaged file, ToolError when the
+    drill does not reproduce it.
     """
     report = check_integrity(path, expect_kind=expect_kind)
     drill = restore_drill(report, admin, bindir=bindir)
     if not drill.ok:
+        model = "its manifest" if drill.compared_with_manifest else "the dump's own content"
         raise DrillMismatch(
-            f"restore drill of {path.name} does not match its manifest: {drill.mismatches[0]} "
+            f"restore drill of {path.name} does not match {model}: {drill.mismatches[0]} "
             f"(+{len(drill.mismatches) - 1} more)"
         )
     if report.manifest is not None:

@@ -194,8 +194,8 @@ def run_backup(args: argparse.Namespace) -> int:
                 _, drill = verify_backup(result.path, cfg.admin_for(kind), bindir=cfg.pg_bindir)
                 _out(
                     cfg,
-                    f"{kind}: verified by a restore drill ({drill.tables} tables, "
-                    f"{drill.rows} rows match, {drill.total_s:.1f} s)",
+                    f"{kind}: verified by a restore drill ({drill.describe()}, "
+                    f"{drill.total_s:.1f} s)",
                 )
             if store is not None:
                 obj = store.upload(result.path)
@@ -298,10 +298,11 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         if args.integrity_only:
             report = check_integrity(path, expect_kind=parsed[0] if parsed else None)
+            compared = "match the manifest" if report.manifest else "no manifest: not compared"
             _out(
                 cfg,
                 f"OK: {path.name} is intact ({len(report.tables)} tables, "
-                f"{report.total_rows} rows; no restore drill)",
+                f"{report.total_rows} rows, {compared}; no restore drill)",
             )
             return 0
         # a file named main_db_* must hold a dump of the main database (and ai_db_* of the ai
@@ -316,11 +317,18 @@ def run_verify(args: argparse.Namespace) -> int:
     except (InvalidBackup, DrillMismatch) as exc:
         _err(cfg, f"FAILED: {exc}")
         return 1
-    _out(
-        cfg,
-        f"OK: {path.name} restores: {drill.tables} tables, {drill.rows} rows match the "
-        f"manifest (drill {drill.total_s:.1f} s); marked verified",
-    )
+    if drill.compared_with_manifest:
+        _out(
+            cfg,
+            f"OK: {path.name} restores: {drill.describe()} (drill {drill.total_s:.1f} s); "
+            "marked verified",
+        )
+    else:
+        _out(
+            cfg,
+            f"OK: {path.name} restores, but {drill.describe()} (drill {drill.total_s:.1f} s); "
+            "not marked verified (there is no manifest to mark)",
+        )
     return 0
 
 
