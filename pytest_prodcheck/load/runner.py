@@ -315,6 +315,7 @@ def _child_env(spec: RunSpec) -> dict[str, str]:
         PRODCHECK_LOAD_PROGRESS=str(spec.out_dir / "progress.jsonl"),
         PRODCHECK_LOAD_PROGRESS_EVERY=f"{spec.progress_every_s:g}",
         PRODCHECK_LOAD_CONFIG=str(spec.out_dir / "locust-config.json"),
+        PRODCHECK_LOAD_WORKERS=str(spec.workers or 1),
         PYTHONUNBUFFERED="1",
     )
     if spec.raw_timings:
