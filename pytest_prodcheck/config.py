@@ -171,6 +171,9 @@ class LoadSettings:
     paths: tuple[str, ...] = ()  # route overrides "key=/path", e.g. "product=/v2/items/{id}"
     max_cpu_ratio: float = 0.9  # generator CPU / wall above this -> run invalid (saturated)
     max_loop_lag_ms: float = 100  # generator event-loop lag p95 above this -> run invalid
+    # share of journey users logging into seeded accounts, if the target offers them
+    returning: float = field(default=0.9, metadata={"min": 0})
+    remembered: float = field(default=0.9, metadata={"min": 0})  # ...of them still logged in
     profiles: Mapping[str, LoadProfile] = field(
         default_factory=lambda: types.MappingProxyType(dict(DEFAULT_PROFILES))
     )

@@ -19,7 +19,13 @@ import pytest
 
 from pytest_prodcheck.core.errors import ProdcheckError
 from pytest_prodcheck.core.result import CheckResult
-from pytest_prodcheck.load.api import LoadOutcome, execute, plan_load, target_from_endpoints
+from pytest_prodcheck.load.api import (
+    LoadOutcome,
+    accounts_from_endpoints,
+    execute,
+    plan_load,
+    target_from_endpoints,
+)
 from pytest_prodcheck.load.runner import Progress, exclusive_load
 
 # the prodcheck plugin registers ``xdist_group`` too, so the mark is valid with -p no:xdist
@@ -47,6 +53,7 @@ def load_outcome(
         host_header=header,
         ca_bundle=prodcheck_stack.ca_bundle,
         report_dir=prodcheck_settings.report_dir,
+        accounts=accounts_from_endpoints(prodcheck_stack.extras),
     )
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capman = request.config.pluginmanager.get_plugin("capturemanager")

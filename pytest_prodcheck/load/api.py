@@ -15,18 +15,25 @@ HTML/CSV/JSON under ``<report_dir>/load/<name>-<UTC time>/``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.result import CheckResult
-from pytest_prodcheck.load.journey import DEFAULT_WAIT_MAX, DEFAULT_WAIT_MIN, EndpointPaths
+from pytest_prodcheck.load.journey import (
+    DEFAULT_REMEMBERED,
+    DEFAULT_WAIT_MAX,
+    DEFAULT_WAIT_MIN,
+    EndpointPaths,
+    remembered_accounts,
+)
 from pytest_prodcheck.load.profiles import Profile, get_profile
 from pytest_prodcheck.load.report import summary_lines, write_summary
 from pytest_prodcheck.load.runner import GeneratorHealth, LoadRun, Progress, RunSpec, run_locust
+from pytest_prodcheck.load.sessions import Target, remembered_sessions, remove_tokens, write_tokens
 from pytest_prodcheck.load.shapes import get_shape
 from pytest_prodcheck.load.thresholds import Thresholds, Verdict, thresholds_from_settings
 
@@ -45,6 +52,7 @@ class LoadOutcome:
     run: LoadRun
     verdicts: tuple[Verdict, ...]
     summary_path: Path
+    prepared: Mapping[str, Any] = field(default_factory=dict)  # e.g. remembered sessions
 
     @property
     def valid(self) -> bool:
@@ -142,6 +150,23 @@ def target_from_endpoints(site_url: str, resolve: tuple[str, ...] = ()) -> tuple
     return urlunsplit((parts.scheme, parts.netloc, "", "", "")), None
 
 
+def accounts_from_endpoints(extras: Mapping[str, str]) -> dict[str, Any] | None:
+    """The seeded customers a stack offers the journey (``extras["shop_seed_accounts"]``).
+
+    >>> accounts_from_endpoints({"shop_seed_accounts": "user{n}@shop.test:1000"})
+    {'email': 'user{n}@shop.test', 'count': 1000, 'seeded': True}
+    >>> accounts_from_endpoints({}) is None
+    True
+
+    The password is not carried: the locustfile takes the seed's own (``shop.seed``).
+    """
+    raw = extras.get("shop_seed_accounts") or ""
+    email, sep, count = raw.rpartition(":")
+    if not sep or "{n}" not in email or not count.isdigit():
+        return None
+    return {"email": email, "count": int(count), "seeded": True}
+
+
 def run_dir(report_dir: str | Path, name: str) -> Path:
     base = Path(report_dir) / "load"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -167,6 +192,7 @@ def plan_load(
     workers: int | None = None,
     report_dir: str | Path | None = None,
     out_dir: Path | None = None,
+    accounts: Mapping[str, Any] | None = None,
     **spec_overrides: Any,
 ) -> LoadPlan:
     """Everything validated, nothing started. ``settings`` is a :class:`config.Settings`."""
@@ -207,6 +233,16 @@ def plan_load(
     if ca_bundle:
         config["ca_bundle"] = str(ca_bundle)
         config["verify"] = True
+    if accounts:
+        returning = float(getattr(load, "returning", 0.9))
+        if not 0 <= returning <= 1:
+            raise ConfigError(f"[load] returning = {returning}: expected a fraction from 0 to 1")
+        remembered = float(getattr(load, "remembered", DEFAULT_REMEMBERED))
+        if not 0 <= remembered <= 1:
+            raise ConfigError(f"[load] remembered = {remembered}: expected a fraction from 0 to 1")
+        config["accounts"] = dict(accounts)
+        config["returning"] = returning
+        config["remembered"] = remembered
     out = out_dir or run_dir(report_dir or getattr(settings, "report_dir", None) or "reports", name)
     spec = RunSpec(
         host=host.rstrip("/"),
@@ -225,10 +261,48 @@ def plan_load(
     return LoadPlan(name, prof, thresholds, spec)
 
 
+def _remember(plan: LoadPlan) -> tuple[RunSpec, dict[int, str], float]:
+    """Log the returning customers who arrive still logged in in, before the run (not measured)."""
+    spec, config = plan.spec, dict(plan.spec.locust_config)
+    accounts = config.get("accounts")
+    if not accounts or not config.get("remembered"):
+        return spec, {}, 0.0
+    peak = get_shape(spec.shape).peak_users if spec.shape else (spec.users or 0)
+    numbers = remembered_accounts(
+        peak,
+        spec.workers,
+        int(accounts.get("count") or 0),
+        float(config.get("returning", 0)),
+        float(config["remembered"]),
+    )
+    started = time.monotonic()
+    target = Target(
+        spec.host,
+        config.get("host_header"),
+        config.get("ca_bundle"),
+        login_path=str((config.get("paths") or {}).get("login") or "/api/auth/login"),
+    )
+    tokens = remembered_sessions(target, accounts, numbers)
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    config["sessions_file"] = str(write_tokens(spec.out_dir / "sessions.json", tokens))
+    return replace(spec, locust_config=config), tokens, time.monotonic() - started
+
+
 def execute(plan: LoadPlan, progress: Callable[[Progress], None] | None = None) -> LoadOutcome:
     """Run the plan, judge it, write ``summary.json``."""
-    run = run_locust(plan.spec, progress=progress)
+    spec, tokens, prep_s = _remember(plan)
+    try:
+        run = run_locust(spec, progress=progress)
+    finally:
+        if tokens:
+            remove_tokens(spec.out_dir / "sessions.json")
     verdicts = plan.thresholds.evaluate(run.stats)
-    outcome = LoadOutcome(plan, run, verdicts, plan.spec.out_dir / "summary.json")
+    outcome = LoadOutcome(
+        plan,
+        run,
+        verdicts,
+        plan.spec.out_dir / "summary.json",
+        {"remembered_sessions": len(tokens), "prepare_s": round(prep_s, 2)},
+    )
     write_summary(outcome)
     return outcome

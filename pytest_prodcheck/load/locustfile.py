@@ -11,8 +11,11 @@ from ``[load]`` in ``prodcheck.toml``)::
 
     {"paths": {"search": "/v2/search"}, "wait_min": 0.5, "wait_max": 1.5,
      "host_header": "shop.test", "ca_bundle": "/path/ca.pem", "verify": true,
-     "accounts": {"email": "user{n}@shop.test", "count": 1000, "password": "…"},
+     "accounts": {"email": "user{n}@shop.test", "count": 1000, "seeded": true},
      "returning": 0.9}
+
+(the accounts' password: the shop seed's when ``seeded``, else ``$PRODCHECK_LOAD_ACCOUNT_PASSWORD``;
+never in the config file)
 
 ``host_header`` sends that ``Host`` header and TLS SNI name while connecting to ``--host``
 (curl's ``--resolve``: ``--host https://127.0.0.1:8443`` + ``host_header = "shop.test"``).
@@ -21,9 +24,11 @@ so thresholds can select them.
 
 Like a real shopper, a user browses anonymously and authenticates only when it first needs to
 (cart, checkout). With ``accounts`` (the embedded shop's seeded customers), a ``returning`` share
-of the users (default 0.9) log into their own existing account, one account per user, and the rest
-register a new one; without, every user registers. So a spike of 500 users does not put 500
-password hashes on the site in the first seconds, and registration stays in the mix.
+of the users (default 0.9) use their own existing account, one account per user, and the rest
+register a new one; without, every user registers. Returning customers whose account has a
+token in ``sessions_file`` (:mod:`pytest_prodcheck.load.sessions`: still logged in from an earlier
+visit) send it; the others log in. So a spike of 500 users does not put 500 password hashes on
+the site in its first seconds, and login and registration stay in the mix.
 
 The user speaks HTTP through :mod:`pytest_prodcheck.load._client` (one keep-alive connection,
 requests prebuilt as bytes, bodies decoded only where the journey reads them): about half the
@@ -45,16 +50,19 @@ from locust import User, between, task
 
 from pytest_prodcheck.load._client import LeanSession, Response
 from pytest_prodcheck.load.journey import (
+    DEFAULT_RETURNING,
     DEFAULT_WAIT_MAX,
     DEFAULT_WAIT_MIN,
     WEIGHTS,
     EndpointPaths,
+    account_number,
+    is_returning,
 )
 
 CONFIG_ENV = "PRODCHECK_LOAD_CONFIG"
 WORKERS_ENV = "PRODCHECK_LOAD_WORKERS"
+PASSWORD_ENV = "PRODCHECK_LOAD_ACCOUNT_PASSWORD"
 SEARCH_TERMS = ("phone", "laptop", "shoe", "coffee", "book", "lamp", "chair", "watch", "bag", "pen")
-DEFAULT_RETURNING = 0.9
 
 
 def _load_config() -> dict[str, Any]:
@@ -71,12 +79,28 @@ PATHS = EndpointPaths.from_mapping(CONFIG.get("paths") or {})
 ACCOUNTS: dict[str, Any] = CONFIG.get("accounts") or {}
 RETURNING = float(CONFIG.get("returning", DEFAULT_RETURNING)) if ACCOUNTS else 0.0
 
+
+def _remembered() -> dict[int, str]:
+    """Tokens of returning customers still logged in (``load.sessions``; file deleted after)."""
+    path = CONFIG.get("sessions_file")
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return {int(n): str(tok) for n, tok in json.load(fh).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+REMEMBERED = _remembered()
+
 # names and prebuilt targets: nothing of this is recomputed per request
 N_PRODUCTS = PATHS.products
 N_PRODUCT = PATHS.group_name("product")
 N_ITEM = PATHS.group_name("cart_item")
 SEARCH_URLS = tuple(f"{PATHS.search}?q={quote(t)}" for t in SEARCH_TERMS)
 _SEQ = itertools.count()
+_RETURNING_SEQ = itertools.count()
 
 
 def _ssl_context(ca_bundle: str | None, verify: bool) -> ssl.SSLContext:
@@ -108,31 +132,18 @@ def _json(resp: Response | None) -> dict[str, Any]:
     return {"items": data} if isinstance(data, list) else {}
 
 
+def _account_password() -> str:
+    """The seeded accounts' password (public seed data), else ``$PRODCHECK_LOAD_ACCOUNT_PASSWORD``."""
+    if ACCOUNTS.get("seeded"):
+        from pytest_prodcheck.shop.seed import SEED_PASSWORD
+
+        return SEED_PASSWORD
+    return os.environ.get(PASSWORD_ENV, "")
+
+
 def _token(resp: Response) -> str | None:
     token = _json(resp).get("token") if resp.status in (200, 201) else None
     return token if isinstance(token, str) and token else None
-
-
-def account_number(seq: int, worker_index: int, workers: int, count: int) -> int | None:
-    """Seeded account (1..count) of the ``seq``-th user of a process; ``None``: none left.
-
-    >>> [account_number(s, 1, 2, 1000) for s in range(3)]
-    [2, 4, 6]
-    >>> account_number(500, 0, 1, 500) is None
-    True
-    """
-    n = seq * max(workers, 1) + worker_index
-    return n + 1 if n < count else None
-
-
-def is_returning(seq: int, share: float) -> bool:
-    """Spread the ``share`` of returning customers evenly over the users (deterministic).
-
-    >>> "".join("r" if is_returning(s, 0.9) else "N" for s in range(20))
-    'rrrrrrrrrNrrrrrrrrrN'
-    """
-    new = 1.0 - share
-    return int((seq + 1) * new + 1e-9) == int(seq * new + 1e-9)
 
 
 class ShopUser(User):
@@ -153,17 +164,19 @@ class ShopUser(User):
             host_header=self.host_header,
             ssl_context=self.ssl_context,
         )
-        seq = next(_SEQ)
         self.account: int | None = None
-        if RETURNING and is_returning(seq, RETURNING):
+        self.auth: bytes | None = None  # b"Authorization: Bearer …\r\n" once logged in
+        if RETURNING and is_returning(next(_SEQ), RETURNING):
             runner = self.environment.runner
             self.account = account_number(
-                seq,
+                next(_RETURNING_SEQ),
                 int(getattr(runner, "worker_index", 0) or 0),
                 int(os.environ.get(WORKERS_ENV) or 1),
                 int(ACCOUNTS.get("count") or 0),
             )
-        self.auth: bytes | None = None  # b"Authorization: Bearer …\r\n" once logged in
+            token = REMEMBERED.get(self.account) if self.account else None
+            if token:  # still logged in from an earlier visit
+                self.auth = f"Authorization: Bearer {token}\r\n".encode()
         self.category_urls = [f"{N_PRODUCTS}?category={i}" for i in range(1, 11)]
         self.product_ids: list[Any] = list(range(1, 101))
         resp = self.client.request("GET", PATHS.categories)
@@ -187,7 +200,7 @@ class ShopUser(User):
 
     def _login(self) -> str | None:
         email = str(ACCOUNTS.get("email", "")).replace("{n}", str(self.account))
-        body = json.dumps({"email": email, "password": ACCOUNTS.get("password", "")}).encode()
+        body = json.dumps({"email": email, "password": _account_password()}).encode()
         resp = self.client.request(
             "POST",
             PATHS.login,

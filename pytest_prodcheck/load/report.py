@@ -69,6 +69,7 @@ def summary_dict(outcome: LoadOutcome) -> dict[str, Any]:
         "verdicts": [v.to_dict() for v in outcome.verdicts],
         "stats": stats_summary(run.stats, plan.thresholds.ai_pattern),
         "generator": run.health.to_dict(),
+        "prepared": dict(outcome.prepared),
         "errors": [
             {k: (mask_text(str(v)) if k == "error" else v) for k, v in e.items()}
             for e in run.errors
