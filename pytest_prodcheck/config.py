@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Union
 from urllib.parse import urlsplit
 
+from pytest_prodcheck.core.dsn import Dsn, dsn_password
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.guide import PGBOUNCER
@@ -277,7 +278,7 @@ class Settings:
             for name in ("dsn", "ai_dsn", "admin_dsn"):
                 value = getattr(sec, name)
                 if value:
-                    pw = urlsplit(value).password
+                    pw = dsn_password(value)
                     if pw:
                         out.append(pw)
         if self.monitoring.sentry_dsn:
@@ -593,18 +594,7 @@ def _check_url(value: str, label: str) -> None:
 
 
 def _check_dsn(value: str, label: str) -> None:
-    parts = urlsplit(value)
-    shown = mask_dsn(value)
-    try:
-        parts.port  # noqa: B018
-    except ValueError:
-        raise ConfigError(f"{label} = {shown!r}: invalid port in DSN") from None
-    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
-        raise ConfigError(
-            f"{label} = {shown!r}: expected a DSN like postgresql://user:${{PASSWORD}}@host:5432/db"
-        )
-    if not parts.path.strip("/"):
-        raise ConfigError(f"{label} = {shown!r}: the DSN names no database (…/dbname)")
+    Dsn.parse(value, label, require_host=True, require_database=True)  # URL or key=value
 
 
 def _check_resolve(entry: str, label: str) -> None:

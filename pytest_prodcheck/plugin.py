@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -44,6 +43,7 @@ from pytest_prodcheck.checklist import (
 )
 from pytest_prodcheck.checklist_items import is_known
 from pytest_prodcheck.config import Settings, find_config, load_settings
+from pytest_prodcheck.core.dsn import dsn_password
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.evidence import Evidence, EvidenceRecorder
@@ -335,7 +335,7 @@ def _endpoint_secrets(ep: Endpoints) -> list[str]:
     out: list[str] = []
     for f in dataclasses.fields(ep):
         value = getattr(ep, f.name)
-        password = urlsplit(value).password if f.name.endswith("_dsn") and value else None
+        password = dsn_password(value) if f.name.endswith("_dsn") and value else None
         if password:
             out.append(password)
     if ep.s3 is not None and ep.s3.secret_access_key:

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
 from pytest_prodcheck.probes import pooling_failover, pooling_load, pooling_overhead, postgres
 from pytest_prodcheck.probes.pgbouncer import (
-    AdminConsole,
     PgBouncerExpected,
     audit_config,
     check_prepared_statements,

@@ -1,4 +1,4 @@
-"""Running PostgreSQL client tools: own process group, temp PGPASSFILE, killed when left early.
+"""Running PostgreSQL client tools: own process group, PGPASSWORD in env, killed when left early.
 
 >>> with pg_tool([str(pg_dump), "--dbname", t.url_without_password], t, stdout=PIPE) as (proc, err):
 ...     data = proc.stdout.read()
@@ -58,7 +58,7 @@ def pg_tool(
 ) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
     """Run a PostgreSQL client tool in its own process group; killed if the block is left early.
 
-    Yields ``(process, stderr_file)``. The password travels in a temp PGPASSFILE only.
+    Yields ``(process, stderr_file)``. The password travels in the child's environment only.
     """
     with child_env(target) as env, tempfile.TemporaryFile() as err:
         try:

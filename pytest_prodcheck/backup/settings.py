@@ -3,7 +3,7 @@
     >>> cfg = backup_config(load_settings(Path("prodcheck.toml"), {}, os.environ), os.environ)
     >>> cfg.target("main").dbname, cfg.dir, cfg.retain_days
     ('ecommerce', PosixPath('backups/databases'), 30)
-    >>> backup_config_for_stack(endpoints, settings).admin.masked
+    >>> backup_config_for_stack(endpoints, settings).admin.masked()
     'postgresql://postgres:***@127.0.0.1:40123/postgres'
 
 DSNs: ``[database] dsn`` / ``ai_dsn`` / ``admin_dsn``, falling back to ``DATABASE_URL`` /

@@ -21,14 +21,14 @@ import json
 import sys
 from typing import Any
 
+from pytest_prodcheck.core.dsn import dsn_password
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.probes.pgbouncer import (
-    AdminConsole,
     PgBouncerExpected,
     audit_config,
     check_prepared_statements,
-    dsn_password,
     prepares_disabled_by,
 )
 

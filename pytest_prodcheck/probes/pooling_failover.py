@@ -34,10 +34,10 @@ from typing import Any
 
 import psycopg
 
+from pytest_prodcheck.core.dsn import connect_error, dsn_password, first_line
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, ToolError
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_text
-from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password, first_line
 
 __all__ = ["FailoverResult", "check_failover", "pidfile_restarter", "run_failover"]
 
