@@ -54,6 +54,8 @@ def load_outcome(
         ca_bundle=prodcheck_stack.ca_bundle,
         report_dir=prodcheck_settings.report_dir,
         accounts=accounts_from_endpoints(prodcheck_stack.extras),
+        metrics_url=prodcheck_stack.metrics_url,
+        pgbouncer_dsn=prodcheck_stack.extras.get("pgbouncer_stats_dsn"),
     )
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capman = request.config.pluginmanager.get_plugin("capturemanager")
@@ -85,6 +87,8 @@ def load_outcome(
             prodcheck_evidence.record(check.id, check.observed, check.expected, check.ok,
                                       source=html, message=check.message)  # fmt: skip
     prodcheck_evidence.record("load.report", str(outcome.summary_path), "", None, source=html)
+    for name, text, chart in outcome.chart_evidence():  # stress steps, endurance drift
+        prodcheck_evidence.record(name, text, "", None, source=str(chart))
     if not outcome.valid:
         lines = "\n".join(outcome.lines())
         pytest.fail(f"load run invalid, not judged:\n{lines}", pytrace=False)
@@ -113,7 +117,7 @@ def test_load_baseline(load_outcome):
 @pytest.mark.stress
 @pytest.mark.checklist("testing.stress")
 def test_load_stress(load_outcome):
-    """Stress: 200 users, 15 minutes."""
+    """Stress: users stepped up to 200 over 15 minutes; passes when the knee is >= 200 users."""
     _judge(load_outcome)
 
 
@@ -126,5 +130,5 @@ def test_load_spike(load_outcome):
 
 @pytest.mark.endurance
 def test_load_endurance(load_outcome):
-    """Endurance: 100 users for 60 minutes (leaks, pool exhaustion, slow degradation)."""
+    """Endurance: 100 users for 60 minutes; also fails on drift from first to last tenth."""
     _judge(load_outcome)

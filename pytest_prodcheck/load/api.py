@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.load.drift import Drift, DriftLimits, SiteSampler, judge_drift
 from pytest_prodcheck.load.journey import (
     DEFAULT_REMEMBERED,
     DEFAULT_WAIT_MAX,
@@ -34,8 +35,10 @@ from pytest_prodcheck.load.profiles import Profile, get_profile
 from pytest_prodcheck.load.report import summary_lines, write_summary
 from pytest_prodcheck.load.runner import GeneratorHealth, LoadRun, Progress, RunSpec, run_locust
 from pytest_prodcheck.load.sessions import Target, remembered_sessions, remove_tokens, write_tokens
-from pytest_prodcheck.load.shapes import get_shape
+from pytest_prodcheck.load.shapes import get_shape, parse_steps, steps_shape
+from pytest_prodcheck.load.stress import Knee, find_knee
 from pytest_prodcheck.load.thresholds import Thresholds, Verdict, thresholds_from_settings
+from pytest_prodcheck.load.windows import read_windows
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,10 @@ class LoadPlan:
     profile: Profile
     thresholds: Thresholds
     spec: RunSpec
+    steps: tuple[tuple[int, Thresholds], ...] = ()  # stress: each step's users and thresholds
+    drift: DriftLimits | None = None  # endurance: first vs last tenth
+    metrics_url: str | None = None  # the site's /metrics (memory), for the drift
+    pgbouncer_dsn: str | None = None  # PgBouncer's admin/stats console, for the drift
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class LoadOutcome:
     verdicts: tuple[Verdict, ...]
     summary_path: Path
     prepared: Mapping[str, Any] = field(default_factory=dict)  # e.g. remembered sessions
+    knee: Knee | None = None  # stress: the breaking point
+    drift: Drift | None = None  # endurance: degradation over the run
+    charts: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -61,7 +71,31 @@ class LoadOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.valid and all(v.ok for v in self.verdicts)
+        return (
+            self.valid
+            and all(v.ok for v in self.verdicts)
+            and all(c.ok for c in self.extra_checks())
+        )
+
+    def extra_checks(self) -> tuple[CheckResult, ...]:
+        """The knee (stress) and the drift checks (endurance); a planned one that got no data
+        is an error."""
+        out: list[CheckResult] = []
+        if self.plan.steps:
+            if self.knee is None or not self.knee.steps:
+                out.append(CheckResult.errored("load.knee", "the run recorded no step", "a knee"))
+            else:
+                out.append(self.knee.to_check())
+        if self.plan.drift is not None:
+            if self.drift is None:
+                out.append(
+                    CheckResult.errored(
+                        "load.drift_p95", "the run recorded no first/last tenth", "a drift"
+                    )
+                )
+            else:
+                out.extend(self.drift.checks())
+        return tuple(out)
 
     def checks(self) -> tuple[CheckResult, ...]:
         """Every verdict as a CheckResult, plus the generator check (``error`` if saturated)."""
@@ -71,10 +105,19 @@ class LoadOutcome:
             gen = CheckResult.errored("load.generator", why, expected)
         else:
             gen = CheckResult.passed("load.generator", self.run.health.describe(), expected, why)
-        return (gen, *(v.to_check() for v in self.verdicts))
+        return (gen, *(v.to_check() for v in self.verdicts), *self.extra_checks())
 
     def lines(self) -> list[str]:
         return summary_lines(self)
+
+    def chart_evidence(self) -> list[tuple[str, str, Path]]:
+        """``(evidence name, the chart as text, chart file)`` for the checklist report."""
+        out = []
+        if self.knee is not None and "steps" in self.charts:
+            out.append(("load.steps", " | ".join(self.knee.lines()), self.charts["steps"]))
+        if self.drift is not None and "drift" in self.charts:
+            out.append(("load.drift", self.drift.describe(), self.charts["drift"]))
+        return out
 
 
 def judge_validity(health: GeneratorHealth, verdicts: tuple[Verdict, ...]) -> tuple[bool, str]:
@@ -178,6 +221,14 @@ def run_dir(report_dir: str | Path, name: str) -> Path:
     return path
 
 
+def _step_thresholds(load: Any, profile: str, users: int, overrides: Any) -> Thresholds:
+    """A step's thresholds: the profile's, with a throughput floor the step can reach."""
+    try:
+        return thresholds_from_settings(load, profile, users, overrides)
+    except ConfigError:  # a profile min_rps above a small step's bound: judge it by the bound
+        return thresholds_from_settings(load, profile, users, replace(overrides, min_rps=None))
+
+
 def plan_load(
     settings: Any,
     profile: str,
@@ -193,6 +244,9 @@ def plan_load(
     report_dir: str | Path | None = None,
     out_dir: Path | None = None,
     accounts: Mapping[str, Any] | None = None,
+    steps: bool | None = None,
+    metrics_url: str | None = None,
+    pgbouncer_dsn: str | None = None,
     **spec_overrides: Any,
 ) -> LoadPlan:
     """Everything validated, nothing started. ``settings`` is a :class:`config.Settings`."""
@@ -212,15 +266,36 @@ def plan_load(
     starts: float = prof.users
     length = prof.run_time_s
     name = profile
+    stages: tuple[tuple[float, int], ...] = ()
+    step_plan: tuple[tuple[int, Thresholds], ...] = ()
+    raw_steps = str(getattr(load, "stress_steps", "") or "")
+    if steps is None:
+        steps = profile == "stress" and not shape and raw_steps.strip().lower() != "off"
     if shape:
         stage = get_shape(shape)
         if duration_s:
             stage = stage.scaled_to(duration_s)
         effective_users, starts, length = stage.mean_users, stage.peak_users, stage.duration_s
         name = f"{profile}-{shape}"
+    elif steps:
+        counts = parse_steps("" if raw_steps.lower() == "off" else raw_steps, prof.users)
+        stepped = steps_shape(counts, prof.run_time_s, prof.spawn_rate)
+        stages = stepped.stages
+        effective_users, starts = stepped.mean_users, stepped.peak_users
+        step_plan = tuple((u, _step_thresholds(load, profile, u, overrides)) for u in counts)
     thresholds = thresholds_from_settings(
         load, profile, effective_users, overrides, run_time_s=length, starts=starts
     )
+    drift = None
+    snapshots: tuple[float, ...] = ()
+    if profile == "endurance" and not shape:
+        drift = DriftLimits(
+            p95=float(getattr(load, "drift_p95", 0.5)),
+            min_ms=float(getattr(load, "drift_min_ms", 50)),
+            error_rate=float(getattr(load, "drift_error_rate", 0.01)),
+            memory=float(getattr(load, "drift_memory", 0.5)),
+        )
+        snapshots = (round(length / 10, 3), round(length * 9 / 10, 3))
     paths = paths_from_settings(tuple(getattr(load, "paths", ()) or ()))
     wait_min = float(getattr(load, "wait_min", DEFAULT_WAIT_MIN))
     wait_max = float(getattr(load, "wait_max", DEFAULT_WAIT_MAX))
@@ -256,9 +331,12 @@ def plan_load(
         workers=n_workers,
         max_cpu_ratio=float(getattr(load, "max_cpu_ratio", 0.9)),
         max_loop_lag_ms=float(getattr(load, "max_loop_lag_ms", 100.0)),
+        stages=stages,
+        stages_spawn_rate=prof.spawn_rate,
+        snapshots_s=snapshots,
         **spec_overrides,
     )
-    return LoadPlan(name, prof, thresholds, spec)
+    return LoadPlan(name, prof, thresholds, spec, step_plan, drift, metrics_url, pgbouncer_dsn)
 
 
 def _remember(plan: LoadPlan) -> tuple[RunSpec, dict[int, str], float]:
@@ -291,18 +369,38 @@ def _remember(plan: LoadPlan) -> tuple[RunSpec, dict[int, str], float]:
 def execute(plan: LoadPlan, progress: Callable[[Progress], None] | None = None) -> LoadOutcome:
     """Run the plan, judge it, write ``summary.json``."""
     spec, tokens, prep_s = _remember(plan)
+    sampler = SiteSampler(
+        plan.metrics_url if plan.drift else None,
+        plan.pgbouncer_dsn if plan.drift else None,
+        every_s=max(1.0, min(30.0, spec.run_length_s() / 60)),
+    )
     try:
-        run = run_locust(spec, progress=progress)
+        with sampler:
+            run = run_locust(spec, progress=progress)
     finally:
         if tokens:
             remove_tokens(spec.out_dir / "sessions.json")
     verdicts = plan.thresholds.evaluate(run.stats)
+    windows = read_windows(spec.out_dir / "windows.jsonl")
+    charts: dict[str, Path] = {}
+    knee = drift = None
+    if plan.steps:
+        knee = find_knee(windows, plan.steps, plan.profile.users)
+        if knee.steps:
+            charts["steps"] = knee.write_chart(spec.out_dir / "steps.svg")
+    if plan.drift is not None:
+        drift = judge_drift(windows, sampler.samples, spec.run_length_s(), plan.drift)
+        if drift is not None:
+            charts["drift"] = drift.write_chart(spec.out_dir / "drift.svg")
     outcome = LoadOutcome(
         plan,
         run,
         verdicts,
         plan.spec.out_dir / "summary.json",
         {"remembered_sessions": len(tokens), "prepare_s": round(prep_s, 2)},
+        knee,
+        drift,
+        charts,
     )
     write_summary(outcome)
     return outcome
