@@ -26,6 +26,7 @@ from pytest_prodcheck.load.api import (
     plan_load,
     target_from_endpoints,
 )
+from pytest_prodcheck.load.progress import ProgressView
 from pytest_prodcheck.load.runner import Progress, exclusive_load
 
 # the prodcheck plugin registers ``xdist_group`` too, so the mark is valid with -p no:xdist
@@ -69,16 +70,27 @@ def load_outcome(
         with quiet:
             terminal.write_line(line)
 
+    def rewrite(line: str) -> None:
+        quiet = capman.global_and_fixture_disabled() if capman else contextlib.nullcontext()
+        with quiet:
+            terminal.rewrite(line, erase=True)
+
+    # a TTY: one line updated in place; CI: at most one line per 10 s (runs > 5 s only)
+    tty = bool(terminal is not None and getattr(terminal, "isatty", False))
+    view = ProgressView(f"load {plan.name}", total, tty=tty, out=say, rewrite=rewrite)
+
     def progress(p: Progress) -> None:
-        if total > 5:  # live progress for runs longer than a few seconds
-            say(p.render(f"load {plan.name}", total))
+        if total > 5:
+            view(p)
 
     try:
         with exclusive_load(on_wait=lambda why: say(f"load {plan.name}: {why}")):
             outcome = execute(plan, progress=progress)
     except ProdcheckError as exc:
+        view.close()
         prodcheck_evidence.check(CheckResult.errored("load.run", str(exc), "a completed run"))
         raise
+    view.close()
     html = str(outcome.run.files.get("html", outcome.summary_path))
     for check in outcome.checks():
         if check.status == "error":  # the generator's verdict on the run itself
