@@ -4,8 +4,8 @@
     # prints "PORT <n>" once listening
 
 Routes: ``/fast``, ``/slow?ms=N``, ``/fail`` (HTTP 500) and the shop journey's routes with
-canned JSON. ``--delay PREFIX=MS`` delays every route starting with PREFIX; ``--fail PREFIX=P``
-answers HTTP 500 with probability P.
+canned JSON. ``--delay PREFIX=MS`` delays every route starting with PREFIX; ``--jitter PREFIX=MS``
+adds a uniformly random delay of 0..MS; ``--fail PREFIX=P`` answers HTTP 500 with probability P.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 DELAYS: list[tuple[str, float]] = []
+JITTERS: list[tuple[str, float]] = []
 FAILS: list[tuple[str, float]] = []
 _ids = iter(range(1, 10**9))
 _lock = threading.Lock()
@@ -58,6 +59,9 @@ class Handler(BaseHTTPRequestHandler):
         for prefix, ms in DELAYS:
             if path.startswith(prefix):
                 time.sleep(ms / 1000)
+        for prefix, ms in JITTERS:
+            if path.startswith(prefix):
+                time.sleep(random.uniform(0, ms) / 1000)
         for prefix, p in FAILS:
             if path.startswith(prefix) and random.random() < p:
                 return self._send(500, {"error": "injected failure"})
@@ -110,7 +114,11 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--delay", action="append", default=[])
     ap.add_argument("--fail", action="append", default=[])
+    ap.add_argument("--jitter", action="append", default=[])
     args = ap.parse_args()
+    for spec in args.jitter:
+        prefix, ms = spec.split("=")
+        JITTERS.append((prefix, float(ms)))
     for spec in args.delay:
         prefix, ms = spec.split("=")
         DELAYS.append((prefix, float(ms)))
