@@ -8,7 +8,7 @@ import pytest
 
 from pytest_prodcheck.backup.dsn import PgTarget, child_env, find_bindir, tool
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 
 
 def test_parse_and_mask():

@@ -18,7 +18,8 @@ from pytest_prodcheck.backup.manifest import read_manifest
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
 from pytest_prodcheck.backup.verify import check_integrity
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from tests._backup_env import BackupEnv
 
 

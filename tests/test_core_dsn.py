@@ -8,7 +8,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from pytest_prodcheck.core.dsn import DEFAULT_PORT, Dsn, connect_error, dsn_password, first_line
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 
 SECRET = "Secr3t pa:ss@w'rd"
 QUOTED = SECRET.replace("'", "\\'")

@@ -8,7 +8,7 @@ import pytest
 from pytest_prodcheck.core.dsn import Dsn
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
 from pytest_prodcheck.core.pgbouncer_admin import AdminConsole, Table
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 
 
 @pytest.fixture(scope="module")

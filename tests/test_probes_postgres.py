@@ -6,7 +6,8 @@ import psycopg
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.probes.postgres import (
     LoginTarget,
     check_app_role,

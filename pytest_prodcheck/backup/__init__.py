@@ -28,7 +28,6 @@ from pytest_prodcheck.backup.schedule import (
     install_job,
     list_jobs,
     remove_job,
-    validate_schedule,
 )
 from pytest_prodcheck.backup.verify import (
     DrillMismatch,
@@ -39,6 +38,7 @@ from pytest_prodcheck.backup.verify import (
     restore_drill,
     verify_backup,
 )
+from pytest_prodcheck.core.cron import validate_schedule
 
 __all__ = [
     "BackupInfo",

@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_prodcheck.config import LoadSettings, Settings
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.load.drift import Drift, DriftLimits, SiteSampler, judge_drift
 from pytest_prodcheck.load.journey import (
-    DEFAULT_REMEMBERED,
-    DEFAULT_WAIT_MAX,
-    DEFAULT_WAIT_MIN,
     EndpointPaths,
     remembered_accounts,
 )
@@ -37,7 +35,7 @@ from pytest_prodcheck.load.runner import GeneratorHealth, LoadRun, Progress, Run
 from pytest_prodcheck.load.sessions import Target, remembered_sessions, remove_tokens, write_tokens
 from pytest_prodcheck.load.shapes import get_shape, parse_steps, steps_shape
 from pytest_prodcheck.load.stress import Knee, find_knee
-from pytest_prodcheck.load.thresholds import Thresholds, Verdict, thresholds_from_settings
+from pytest_prodcheck.load.thresholds import Thresholds, Verdict
 from pytest_prodcheck.load.windows import read_windows
 
 
@@ -221,16 +219,18 @@ def run_dir(report_dir: str | Path, name: str) -> Path:
     return path
 
 
-def _step_thresholds(load: Any, profile: str, users: int, overrides: Any) -> Thresholds:
+def _step_thresholds(load: LoadSettings, profile: str, users: int) -> Thresholds:
     """A step's thresholds: the profile's, with a throughput floor the step can reach."""
     try:
-        return thresholds_from_settings(load, profile, users, overrides)
+        return Thresholds.from_settings(load, profile, users)
     except ConfigError:  # a profile min_rps above a small step's bound: judge it by the bound
-        return thresholds_from_settings(load, profile, users, replace(overrides, min_rps=None))
+        profiles = dict(load.profiles)
+        profiles[profile] = replace(profiles[profile], min_rps=None)
+        return Thresholds.from_settings(replace(load, profiles=profiles), profile, users)
 
 
 def plan_load(
-    settings: Any,
+    settings: Settings,
     profile: str,
     *,
     host: str,
@@ -249,10 +249,10 @@ def plan_load(
     pgbouncer_dsn: str | None = None,
     **spec_overrides: Any,
 ) -> LoadPlan:
-    """Everything validated, nothing started. ``settings`` is a :class:`config.Settings`."""
+    """Everything validated, nothing started; ``[load]`` and ``load_duration`` from ``settings``."""
     load = settings.load
-    overrides = load.profiles.get(profile) if hasattr(load, "profiles") else None
-    base = {}
+    overrides = load.profiles.get(profile)
+    base: dict[str, object] = {}
     if overrides is not None:
         base = {
             "users": overrides.users,
@@ -260,7 +260,7 @@ def plan_load(
             "run_time": overrides.run_time,
         }
     if duration_s is None:
-        duration_s = getattr(settings, "load_duration", None)
+        duration_s = settings.load_duration
     prof = get_profile(profile, base, users=users, spawn_rate=spawn_rate, duration_s=duration_s)
     effective_users: float = prof.users
     starts: float = prof.users
@@ -268,7 +268,7 @@ def plan_load(
     name = profile
     stages: tuple[tuple[float, int], ...] = ()
     step_plan: tuple[tuple[int, Thresholds], ...] = ()
-    raw_steps = str(getattr(load, "stress_steps", "") or "")
+    raw_steps = load.stress_steps.strip()
     if steps is None:
         steps = profile == "stress" and not shape and raw_steps.strip().lower() != "off"
     if shape:
@@ -282,24 +282,23 @@ def plan_load(
         stepped = steps_shape(counts, prof.run_time_s, prof.spawn_rate)
         stages = stepped.stages
         effective_users, starts = stepped.mean_users, stepped.peak_users
-        step_plan = tuple((u, _step_thresholds(load, profile, u, overrides)) for u in counts)
-    thresholds = thresholds_from_settings(
-        load, profile, effective_users, overrides, run_time_s=length, starts=starts
+        step_plan = tuple((u, _step_thresholds(load, profile, u)) for u in counts)
+    thresholds = Thresholds.from_settings(
+        load, profile, effective_users, run_time_s=length, starts=starts
     )
     drift = None
     snapshots: tuple[float, ...] = ()
     if profile == "endurance" and not shape:
         drift = DriftLimits(
-            p95=float(getattr(load, "drift_p95", 0.5)),
-            min_ms=float(getattr(load, "drift_min_ms", 50)),
-            error_rate=float(getattr(load, "drift_error_rate", 0.01)),
-            memory=float(getattr(load, "drift_memory", 0.5)),
+            p95=float(load.drift_p95),
+            min_ms=float(load.drift_min_ms),
+            error_rate=float(load.drift_error_rate),
+            memory=float(load.drift_memory),
         )
         snapshots = (round(length / 10, 3), round(length * 9 / 10, 3))
-    paths = paths_from_settings(tuple(getattr(load, "paths", ()) or ()))
-    wait_min = float(getattr(load, "wait_min", DEFAULT_WAIT_MIN))
-    wait_max = float(getattr(load, "wait_max", DEFAULT_WAIT_MAX))
-    n_workers = workers if workers is not None else int(getattr(load, "workers", 0) or 0)
+    paths = paths_from_settings(load.paths)
+    wait_min, wait_max = float(load.wait_min), float(load.wait_max)
+    n_workers = workers if workers is not None else load.workers
     if n_workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {n_workers}")
     config: dict[str, Any] = {"paths": paths.to_dict(), "wait_min": wait_min, "wait_max": wait_max}
@@ -309,16 +308,16 @@ def plan_load(
         config["ca_bundle"] = str(ca_bundle)
         config["verify"] = True
     if accounts:
-        returning = float(getattr(load, "returning", 0.9))
+        returning = float(load.returning)
         if not 0 <= returning <= 1:
             raise ConfigError(f"[load] returning = {returning}: expected a fraction from 0 to 1")
-        remembered = float(getattr(load, "remembered", DEFAULT_REMEMBERED))
+        remembered = float(load.remembered)
         if not 0 <= remembered <= 1:
             raise ConfigError(f"[load] remembered = {remembered}: expected a fraction from 0 to 1")
         config["accounts"] = dict(accounts)
         config["returning"] = returning
         config["remembered"] = remembered
-    out = out_dir or run_dir(report_dir or getattr(settings, "report_dir", None) or "reports", name)
+    out = out_dir or run_dir(report_dir or settings.report_dir, name)
     spec = RunSpec(
         host=host.rstrip("/"),
         out_dir=out,
@@ -329,8 +328,8 @@ def plan_load(
         shape_duration_s=duration_s if shape else None,
         locust_config=config,
         workers=n_workers,
-        max_cpu_ratio=float(getattr(load, "max_cpu_ratio", 0.9)),
-        max_loop_lag_ms=float(getattr(load, "max_loop_lag_ms", 100.0)),
+        max_cpu_ratio=float(load.max_cpu_ratio),
+        max_loop_lag_ms=float(load.max_loop_lag_ms),
         stages=stages,
         stages_spawn_rate=prof.spawn_rate,
         snapshots_s=snapshots,

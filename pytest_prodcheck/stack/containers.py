@@ -19,7 +19,7 @@ import contextlib
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_prodcheck.core.errors import ToolError
@@ -34,6 +34,9 @@ from pytest_prodcheck.stack.pgbouncer import (
 )
 from pytest_prodcheck.stack.postgres import dsn, new_password, scram_verifier
 from pytest_prodcheck.stack.s3 import DEFAULT_BUCKET, DUMMY_KEY_ID, DUMMY_SECRET
+
+if TYPE_CHECKING:
+    from pytest_prodcheck.config import Settings
 
 DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
 
@@ -76,10 +79,9 @@ def docker_unavailable_reason(timeout: float = 2.0) -> str | None:
 class DockerStack:
     """Context manager yielding :class:`Endpoints` for the containerised reference stack."""
 
-    def __init__(self, settings: Any = None, *, apex: str = "shop.test") -> None:
+    def __init__(self, settings: Settings | None = None, *, apex: str = "shop.test") -> None:
         self.settings = settings
-        site = getattr(settings, "site", None)
-        self.apex = getattr(site, "apex", None) or apex
+        self.apex = (settings.site.apex if settings else None) or apex
         self._containers: list[Any] = []
         self._network: Any = None
         self.workdir: Path | None = None
