@@ -19,7 +19,8 @@ from pathlib import Path
 
 from _load_target import Target
 
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.load.runner import RunSpec, run_locust
 from pytest_prodcheck.load.stats import exact_percentile
 from pytest_prodcheck.stack.nginx import NginxServer
