@@ -99,7 +99,7 @@ def remove_cgroup(root: Path) -> bool:
     return not root.exists()
 
 
-def _members(
+def group_members(
     table: dict[int, tuple[int, int, str]], groups: list[tuple[int, str, str]]
 ) -> set[int]:
     """Members of the recorded groups whose leader is the recorded process or gone (a live
@@ -130,7 +130,7 @@ def descendants(table: dict[int, tuple[int, int, str]], roots: set[int]) -> set[
 def note_descendants(run_dir: Path, noted: dict[int, str]) -> None:
     """Add every live descendant of the run's recorded groups to ``noted`` (pid → start)."""
     table = scan()
-    for pid in descendants(table, _members(table, recorded_groups(run_dir))):
+    for pid in descendants(table, group_members(table, recorded_groups(run_dir))):
         noted[pid] = table[pid][2]
 
 
@@ -159,7 +159,7 @@ def kill_everything(
         targets = set()
         for cg in cgroups:
             targets |= cgroup_pids(cg)
-        targets |= _members(table, groups)
+        targets |= group_members(table, groups)
         for pid, start in (noted or {}).items():
             if pid in table and table[pid][2] == start:
                 targets.add(pid)
@@ -203,7 +203,7 @@ def sweep_run(
     pending = set()
     for cg in cgroups:
         pending |= cgroup_pids(cg)
-    pending |= _members(scan(), groups)
+    pending |= group_members(scan(), groups)
     names = _names(pending)
     killed = kill_everything(run_dir, cgroups, noted)
     done: list[str] = []
