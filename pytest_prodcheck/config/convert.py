@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Union
 from urllib.parse import urlsplit
 
+from pytest_prodcheck.config.history import HistorySettings, history_values
 from pytest_prodcheck.config.schema import (
     DEFAULT_PROFILES,
     SECTIONS,
@@ -35,7 +36,6 @@ from pytest_prodcheck.config.schema import (
 )
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.secrets import mask_dsn
-from pytest_prodcheck.history.settings import HistorySettings, history_values
 
 __all__ = ["convert_field", "convert_profiles", "convert_section", "parse_duration", "show"]
 
