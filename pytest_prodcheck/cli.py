@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ssl",
     "checklist",
     "doctor",
+    "init",
     "report",
 )
 # sub-command name -> module, so that running one command imports one module
@@ -51,6 +52,7 @@ COMMAND_TO_MODULE: dict[str, str] = {
     "checklist": "checklist",
     "attest": "checklist",
     "doctor": "doctor",
+    "init": "init",
     "report": "report",
 }
 

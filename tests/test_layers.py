@@ -18,7 +18,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pytest_prodcheck"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("core", "guide", "_version", "checklist_items"),  # the floor: imports nothing above
-    ("config", "evidence"),  # settings; what a test measured
+    (
+        "config",
+        "config_file",
+        "suites_path",
+        "evidence",
+    ),  # settings, which file; what a test measured
     ("checklist", "shop", "monitoring"),  # the checklist model; the services the stack runs
     ("stack",),  # providers: local, docker, external → Endpoints
     ("probes", "backup", "acme", "load"),  # the check areas and the tools they exercise
