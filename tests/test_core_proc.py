@@ -399,7 +399,8 @@ def _check_watchdog_sweep(child: subprocess.Popen[str], line: str, cgroup: str) 
 def test_watchdog_is_tiny_and_outside_the_run() -> None:
     wd = _proc.watchdog_pid()
     assert wd is not None
-    assert os.getsid(wd) == wd  # its own session: a Ctrl-C or killpg of the run misses it
+    assert os.getsid(wd) != os.getsid(0)  # its own session: a Ctrl-C or killpg of the run misses it
+    assert wd not in _proc._watchdog.descendants(_proc._watchdog.scan(), {os.getpid()})  # detached
     status = Path(f"/proc/{wd}/status").read_text()
     rss_kb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1])
     assert rss_kb < 20_000

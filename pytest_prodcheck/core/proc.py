@@ -774,13 +774,13 @@ def _start_supervision() -> None:
         *([str(_cgroup)] if _cgroup is not None else []),
     ]
     devnull = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
-    try:  # no preexec, no Popen: not in the cgroup, no death signal, nothing left to reap
-        _watchdog_pid = os.posix_spawn(
-            argv[0], argv, dict(os.environ), file_actions=devnull, setsid=True
-        )
+    try:  # no preexec, no Popen: not in the cgroup, no death signal
+        first = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=devnull, setsid=True)
+        os.waitpid(first, 0)  # it forks the watchdog, records its pid and exits (~30 ms)
     except OSError:
         return
-    _record("watchdog", "", f"{_watchdog_pid} {_proc_starttime(_watchdog_pid) or ''}")
+    with contextlib.suppress(OSError, ValueError):
+        _watchdog_pid = int((_run_dir() / "watchdog").read_text().split()[0])
 
 
 def run_cgroup() -> Path | None:

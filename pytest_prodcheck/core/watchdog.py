@@ -6,8 +6,9 @@
     ['killed 7 processes of dead run 4242 (nginx, postgres, ...)', 'removed /dev/shm/...']
 
 :mod:`pytest_prodcheck.core.proc` starts it on first use of the run registry, in its own
-session and without a death signal: it outlives its parent by design. It waits on a pidfd of the
-parent (``getppid`` polling where there is none) and, when the parent is gone, SIGKILLs until
+session and without a death signal: it outlives its parent by design. It detaches (forks once; the
+run reaps the first process), waits on a pidfd of the run (polls its start time where there is
+none) and, when the parent is gone, SIGKILLs until
 none is left:
 
 - every process in the run's cgroup(s), recursively: each service child joins it between fork
@@ -230,7 +231,7 @@ def sweep_run(
 
 def _parent_gone(parent: int, start: str) -> bool:
     info = proc_stat(parent)
-    return info is None or info[2] != start or os.getppid() != parent
+    return info is None or info[2] != start
 
 
 def watch(run_dir: Path, parent: int, start: str, cgroups: list[Path]) -> list[str]:
@@ -258,6 +259,14 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     run_dir, parent, start, *cgroups = argv
+    # detach: the run reaps this first process at once, so the watchdog is nobody's child (no
+    # zombie, not among the run's children); it records its pid for the run and the reaper
+    child = os.fork()
+    if child:
+        info = proc_stat(child)
+        with contextlib.suppress(OSError):
+            Path(run_dir, "watchdog").write_text(f"{child} {info[2] if info else ''}")
+        os._exit(0)
     watch(Path(run_dir), int(parent), start, [Path(c) for c in cgroups])
     return 0
 
