@@ -139,10 +139,11 @@ class Drill:
     cwd: Path
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
+    out_dir: Path = field(default_factory=lambda: Path())
     out: Path = field(default_factory=lambda: Path())
 
     def start(self) -> Drill:
-        self.out = self.cwd / f"{re.sub(r'[^a-z0-9]+', '-', self.name)}.out"
+        self.out = self.out_dir / f"{re.sub(r'[^a-z0-9]+', '-', self.name)}.out"
         with open(self.out, "wb") as fh:
             # its own group only so that a failed drill can be cleaned up: the kill is pid-only
             self.proc = subprocess.Popen(
@@ -221,8 +222,10 @@ class Drill:
 
 
 @contextlib.contextmanager
-def drill(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Iterator[Drill]:
-    d = Drill(name, argv, env, cwd).start()
+def drill(
+    name: str, argv: list[str], env: dict[str, str], cwd: Path, out_dir: Path | None = None
+) -> Iterator[Drill]:
+    d = Drill(name, argv, env, cwd, out_dir=out_dir or cwd).start()
     try:
         yield d
     finally:
@@ -282,7 +285,7 @@ def test_kill_suite_run(work: Path) -> None:
     the stack up and nginx workers serving (they used to survive, re-parented to PID 1)."""
     argv = [PYTEST, "suites", "-m", "smoke", "--prodcheck-load-duration", "10",
             "-p", "no:cacheprovider", "--prodcheck-report-dir", str(work / "reports")]  # fmt: skip
-    with drill("pytest suites -m smoke", argv, _env(), ROOT) as d:
+    with drill("pytest suites -m smoke", argv, _env(), ROOT, out_dir=work) as d:
         # the first results: the stack is up, nginx workers serve, backends are connected
         d.wait_for(lambda: bool(re.search(r"suites/\S+\.py [.sFEx]", d.output())), 120)
         fp = d.kill_and_check("stack up, checks running")
