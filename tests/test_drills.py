@@ -89,7 +89,9 @@ class Footprint:
         for cg in cgroups:
             pids |= watchdog.cgroup_pids(cg)
         pids |= watchdog.group_members(table, watchdog.recorded_groups(run))
-        pids |= watchdog.descendants(table, {run_pid})  # the watchdog is one of them
+        pids |= watchdog.descendants(table, {run_pid})
+        with contextlib.suppress(OSError, ValueError, IndexError):  # the detached watchdog
+            pids.add(int((run / "watchdog").read_text().split()[0]))
         pids = {p for p in pids if p in table} - {run_pid}
         names = set()
         for pid in pids:
