@@ -117,17 +117,26 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _script(code: str) -> tuple[subprocess.Popen[str], str]:
+NO_WATCHDOG = {"PRODCHECK_WATCHDOG": "0"}  # as if the watchdog had been killed with the run
+
+
+def _script(code: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     """Run ``code`` in a fresh interpreter; return it and the first line it prints."""
     child = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     assert child.stdout is not None
     return child, child.stdout.readline()
 
 
-def _run_child(pdeathsig: bool) -> tuple[subprocess.Popen[str], int, Path]:
-    child, line = _script(_CHILD.format(pdeathsig=pdeathsig))
+def _run_child(
+    pdeathsig: bool, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int, Path]:
+    child, line = _script(_CHILD.format(pdeathsig=pdeathsig), env)
     pid_s, tmp = line.split()
     return child, int(pid_s), Path(tmp)
 
@@ -142,10 +151,10 @@ def test_sigterm_to_the_parent_stops_children_and_removes_tempdirs() -> None:
 
 
 def test_sigkill_leftovers_are_reaped_by_the_next_run() -> None:
-    child, grandchild, tmp = _run_child(pdeathsig=False)
+    child, grandchild, tmp = _run_child(pdeathsig=False, env=NO_WATCHDOG)
     child.kill()
     child.wait(10)
-    assert _alive(grandchild), "without PDEATHSIG the service outlives a SIGKILLed parent"
+    assert _alive(grandchild), "without PDEATHSIG nor watchdog a service outlives its run"
     assert (_proc.RUN_ROOT / str(child.pid)).is_dir()
     reaped = reap_leftovers()
     assert any(f"group {grandchild}" in line for line in reaped), reaped
@@ -226,12 +235,13 @@ def test_reaper_sweeps_old_unrecorded_tempdirs_only() -> None:
 def test_die_with_parent_preexec_only_on_the_main_thread() -> None:
     import threading
 
-    assert callable(die_with_parent_preexec())
+    assert die_with_parent_preexec() is _proc._join_cgroup_and_pdeathsig
     seen: list[object] = []
     t = threading.Thread(target=lambda: seen.append(die_with_parent_preexec()))
     t.start()
     t.join()
-    assert seen == [None]  # a thread's children would die with that thread
+    # a thread's children would die with that thread: they only join the run's cgroup
+    assert seen == [_proc._join_cgroup if _proc.run_cgroup() else None]
 
 
 _STUBBORN = (
@@ -285,8 +295,10 @@ _GROUP_CHILD = textwrap.dedent(
 )
 
 
-def _run_group_child(from_thread: bool) -> tuple[subprocess.Popen[str], int]:
-    child, line = _script(_GROUP_CHILD.format(from_thread=from_thread))
+def _run_group_child(
+    from_thread: bool, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    child, line = _script(_GROUP_CHILD.format(from_thread=from_thread), env)
     return child, int(line)
 
 
@@ -303,10 +315,111 @@ def test_process_group_dies_with_a_sigterm_or_sigkill_of_its_parent() -> None:
 
 
 def test_process_group_of_a_sigkilled_run_is_reaped_by_the_next() -> None:
-    child, member = _run_group_child(from_thread=True)
+    child, member = _run_group_child(from_thread=True, env=NO_WATCHDOG)
     child.kill()
     child.wait(10)
     assert _alive(member)
     reaped = reap_leftovers()
     assert any(f"killed sleepers (group {member})" in line for line in reaped), reaped
     assert _wait_gone(member)
+
+
+# --------------------------------------------------------------------------------------------
+# the watchdog and the run's cgroup: nothing outlives a SIGKILLed run
+# --------------------------------------------------------------------------------------------
+
+_ESCAPER = textwrap.dedent(
+    """
+    import sys, threading, time
+    from pytest_prodcheck.core import proc
+    # a service whose child leaves the group and the session (like a postgres backend), one
+    # started without PDEATHSIG, one from a thread (no PDEATHSIG possible), and a SysV segment
+    code = "import subprocess,time; " \\
+        "p=subprocess.Popen(['sleep','61'], start_new_session=True); print(p.pid, flush=True); " \\
+        "time.sleep(60)"
+    svc = proc.ManagedProcess("escaper").start(
+        [sys.executable, "-c", code], log_path=proc.make_tempdir("esc-") / "log", pdeathsig=False
+    )
+    group = proc.ProcessGroup("threaded")
+    t = threading.Thread(target=lambda: group.spawn("s", ["sleep", "62"])); t.start(); t.join()
+    shm = proc.ManagedProcess("shm").start([sys.executable, "-c",
+        "import ctypes,time; l=ctypes.CDLL(None); i=l.shmget(0, 4096, 0o1600); "
+        "print(i, flush=True); l.shmat(i, None, 0); time.sleep(60)"],
+        log_path=proc.make_tempdir("shm-") / "log")
+    deadline = time.monotonic() + 10
+    while not (svc.log_text().strip() and shm.log_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print(svc.log_text().split()[0], group.members[0].pid, shm.log_text().split()[0],
+          proc.watchdog_pid(), proc.run_cgroup() or "-", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def _shm_ids() -> set[str]:
+    lines = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    return {line.split()[1] for line in lines}
+
+
+@pytest.mark.parametrize("cgroup", ["cgroup", "no-cgroup"])
+def test_watchdog_kills_everything_of_a_sigkilled_run(cgroup: str) -> None:
+    env = {"PRODCHECK_CGROUP": "1" if cgroup == "cgroup" else "0"}
+    child, line = _script(_ESCAPER, env)
+    try:
+        _check_watchdog_sweep(child, line, cgroup)
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+def _check_watchdog_sweep(child: subprocess.Popen[str], line: str, cgroup: str) -> None:
+    escaped_s, threaded_s, shmid, watchdog_s, cg = line.split()
+    escaped, threaded, watchdog = int(escaped_s), int(threaded_s), int(watchdog_s)
+    assert os.getsid(escaped) == escaped != os.getpgid(child.pid)
+    run = _proc.RUN_ROOT / str(child.pid)
+    tempdirs = [Path(p.read_text()) for p in run.glob("tempdir-*")]
+    assert len(tempdirs) == 2 and shmid in _shm_ids()
+    if cgroup == "cgroup" and _proc.run_cgroup() is not None:
+        assert cg != "-" and escaped in {
+            int(p) for p in Path(cg, "cgroup.procs").read_text().split()
+        }
+    if cgroup == "no-cgroup":
+        assert cg == "-"
+        time.sleep(1.5)  # the watchdog notes descendants once a second
+    child.kill()
+    child.wait(10)
+    for pid in (escaped, threaded, watchdog):
+        assert _wait_gone(pid, 10), f"pid {pid} outlived the run"
+    assert not any(p.exists() for p in tempdirs)
+    assert shmid not in _shm_ids()
+    assert not run.exists()
+    assert cg == "-" or not Path(cg).exists()
+
+
+def test_watchdog_is_tiny_and_outside_the_run() -> None:
+    wd = _proc.watchdog_pid()
+    assert wd is not None
+    assert os.getsid(wd) != os.getsid(0)  # its own session: a Ctrl-C or killpg of the run misses it
+    assert wd not in _proc._watchdog.descendants(_proc._watchdog.scan(), {os.getpid()})  # detached
+    status = Path(f"/proc/{wd}/status").read_text()
+    rss_kb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1])
+    assert rss_kb < 20_000
+    cg = _proc.run_cgroup()
+    if cg is not None:
+        assert wd not in {int(p) for p in (cg / "cgroup.procs").read_text().split()}
+
+
+def test_normal_exit_leaves_no_cgroup_or_watchdog() -> None:
+    code = textwrap.dedent(
+        """
+        from pytest_prodcheck.core import proc
+        p = proc.ManagedProcess("s").start(["sleep", "30"])
+        print(proc.watchdog_pid(), proc.run_cgroup() or "-", flush=True)
+        """
+    )
+    child, line = _script(code)
+    assert child.wait(10) == 0
+    wd, cg = line.split()
+    assert _wait_gone(int(wd), 5)
+    assert cg == "-" or not Path(cg).exists()
+    assert not (_proc.RUN_ROOT / str(child.pid)).exists()

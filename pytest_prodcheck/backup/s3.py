@@ -12,15 +12,24 @@ SHA-256 as object metadata, and retry transient errors (botocore ``standard`` mo
 After an upload the object is checked, not trusted: its size and the ETag the server computed
 must equal what we compute locally (MD5, or the multipart MD5-of-MD5s), and ``deep=True``
 downloads it and compares the SHA-256. The ``.sha256`` and manifest sidecars are uploaded too.
+
+Retention in the bucket (the guide keeps 30 days there as well as locally):
+
+    >>> store.lifecycle_days()            # an enabled expiration rule covering the prefix
+    30
+    >>> store.retention(30).action        # 'lifecycle' (the rule does it) or 'pruned'
+    'lifecycle'
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pytest_prodcheck.backup.manifest import utc_now
 from pytest_prodcheck.backup.naming import parse_name, sidecars
 from pytest_prodcheck.backup.proc import CHUNK
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
@@ -60,6 +69,17 @@ class S3Object:
     etag: str
     sha256: str | None
     encrypted: bool
+
+
+@dataclass(frozen=True)
+class S3Retention:
+    """What ``--retain DAYS`` did in the bucket: a lifecycle rule covers it, or we pruned."""
+
+    retain_days: int
+    action: str  # "lifecycle" | "pruned"
+    rule_days: int | None  # the covering lifecycle rule's expiration (days)
+    deleted: tuple[str, ...]  # keys deleted by the prune (backups and their sidecars)
+    kept_newest: tuple[str, ...]  # older than the cutoff but the newest backup of its kind
 
 
 @dataclass(frozen=True)
@@ -271,3 +291,68 @@ class S3Store:
             raise self._error(exc, "list") from exc
         out.sort(key=lambda o: o.key)
         return out
+
+    # -- retention ------------------------------------------------------------------------------
+    def lifecycle_days(self) -> int | None:
+        """Days after which an enabled lifecycle rule expires every object under the prefix
+        (the shortest such rule), None when no rule does."""
+        from botocore.exceptions import ClientError
+
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.config.bucket)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code == "NoSuchLifecycleConfiguration":
+                return None
+            raise self._error(exc, "read the lifecycle rules") from exc
+        except Exception as exc:
+            raise self._error(exc, "read the lifecycle rules") from exc
+        days: list[int] = []
+        for rule in rules.get("Rules", []):
+            prefix = rule.get("Prefix")
+            if prefix is None:
+                flt = rule.get("Filter") or {}
+                prefix = flt.get("Prefix", "" if not flt else None)
+            expiration = (rule.get("Expiration") or {}).get("Days")
+            if rule.get("Status") != "Enabled" or prefix is None or expiration is None:
+                continue
+            if self.config.prefix.startswith(prefix):
+                days.append(int(expiration))
+        return min(days) if days else None
+
+    def prune(self, retain_days: int, now: datetime | None = None) -> S3Retention:
+        """Delete the copies (and sidecars) older than ``retain_days``, keeping the newest
+        backup of each kind whatever its age."""
+        cutoff = (now or utc_now()) - timedelta(days=retain_days)
+        newest: dict[str, str] = {}
+        old: list[str] = []
+        for obj in self.list():
+            parsed = parse_name(obj.key[len(self.config.prefix) :])
+            if parsed is None:
+                continue
+            kind, created = parsed
+            newest[kind] = obj.key  # list() is sorted by key: name order is time order per kind
+            if created < cutoff:
+                old.append(obj.key)
+        guard = set(newest.values())
+        deleted: list[str] = []
+        try:
+            for key in old:
+                if key in guard:
+                    continue
+                for k in (key, *(str(side) for side in sidecars(Path(key)))):
+                    self.client.delete_object(Bucket=self.config.bucket, Key=k)
+                deleted.append(key)
+        except Exception as exc:
+            raise self._error(exc, "delete old copies") from exc
+        kept = tuple(k for k in old if k in guard)
+        return S3Retention(retain_days, "pruned", None, tuple(deleted), kept)
+
+    def retention(self, retain_days: int, now: datetime | None = None) -> S3Retention:
+        """Keep ``retain_days`` in the bucket: verified to be done by a lifecycle rule that
+        expires the prefix within ``retain_days``, otherwise done now by :meth:`prune`."""
+        days = self.lifecycle_days()
+        if days is not None and days <= retain_days:
+            return S3Retention(retain_days, "lifecycle", days, (), ())
+        result = self.prune(retain_days, now)
+        return S3Retention(retain_days, "pruned", days, result.deleted, result.kept_newest)

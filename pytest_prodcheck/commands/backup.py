@@ -211,10 +211,31 @@ def run_backup(args: argparse.Namespace) -> int:
     plan = plan_prune(cfg.dir, retain)
     for path in apply_prune(plan):
         _out(cfg, f"retention ({retain} days): deleted {path.name}")
+    if store is not None and not failures:
+        try:
+            _s3_retention(cfg, store, retain)
+        except ProdcheckError as exc:
+            _err(cfg, f"S3 retention failed: {exc}")
+            failures.append(exc)
     if failures:
         codes = [1 if isinstance(e, DrillMismatch) else e.exit_code for e in failures]
         return max(codes)
     return 0
+
+
+def _s3_retention(cfg: BackupConfig, store: S3Store, retain: int) -> None:
+    """The bucket keeps ``retain`` days too: a lifecycle rule that does it, or a prune now."""
+    where = f"s3://{store.config.bucket}/{store.config.prefix}"
+    done = store.retention(retain)
+    if done.action == "lifecycle":
+        _out(cfg, f"S3 retention ({retain} days): lifecycle rule expires {where} after "
+                  f"{done.rule_days} days")  # fmt: skip
+        return
+    for key in done.deleted:
+        _out(cfg, f"S3 retention ({retain} days): deleted s3://{store.config.bucket}/{key}")
+    if done.rule_days is not None:
+        _out(cfg, f"S3 retention: the lifecycle rule on {where} keeps {done.rule_days} days, "
+                  f"more than {retain}: pruned instead")  # fmt: skip
 
 
 def _confirm(question: str) -> bool:

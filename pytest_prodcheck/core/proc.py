@@ -18,11 +18,20 @@ Every started process gets its own process group (``process_group=0``) and is re
 - in an in-memory registry killed by ``atexit`` and by a SIGTERM handler installed on first
   use (main thread only; previous handlers are chained; SIGINT unwinds via KeyboardInterrupt), and
 - as a pidfile in ``/tmp/prodcheck-run/<our pid>/`` (with the process start time, so a recycled
-  pid is never killed). When a run is SIGKILLed, the next run's first :func:`reap_leftovers`
-  kills the recorded groups and removes the recorded temp dirs.
+  pid is never killed), with the temp dirs and the run's cgroup.
 
-Children started from the main thread also get ``PR_SET_PDEATHSIG(SIGKILL)``, so they die with us
-even before the next run reaps them (the kernel ties it to the forking *thread*, hence main only).
+A SIGKILLed run cannot clean up, so on first use the registry also
+
+- makes a cgroup for the run (cgroup v1 ``pids``/``freezer`` or v2, where writable) that every
+  child joins between fork and exec: its own children (nginx workers, postgres backends, which
+  ``setsid``) stay in it whatever group or session they move to, and
+- starts a watchdog (:mod:`pytest_prodcheck.core.watchdog`, its own session, no death signal) that
+  waits for this process to go and then kills everything in the cgroup and the recorded groups,
+  removes their SysV segments, the temp dirs, the cgroup and the pidfiles.
+
+Children started from the main thread also get ``PR_SET_PDEATHSIG(SIGKILL)`` (the kernel ties
+it to the forking *thread*, hence main only). If the watchdog died too (the whole session was
+killed), the next run's first :func:`reap_leftovers` does the same from the pidfiles.
 Ports (``free_port``, ``wait_port``) live in :mod:`pytest_prodcheck.core.ports`.
 """
 
@@ -37,6 +46,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -45,6 +55,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pytest_prodcheck.core import watchdog as _watchdog
 from pytest_prodcheck.core.errors import ToolError
 
 RUN_ROOT = Path(os.environ.get("PRODCHECK_RUN_ROOT", "/tmp/prodcheck-run"))
@@ -58,6 +69,9 @@ _signals_installed = False
 _reaped = False
 _prev_handlers: dict[int, Any] = {}
 _groups: dict[int, ProcessGroup] = {}
+_cgroup: Path | None = None  # the run's cgroup, joined by every child (None: none writable)
+_cgroup_fd: int | None = None  # its cgroup.procs, open for writing ("0": the writer joins)
+_watchdog_pid: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,28 +171,44 @@ def _proc_starttime(pid: int) -> str | None:
 _libc: Any = None
 
 
-def _pdeathsig() -> None:  # runs in the child between fork and exec: no imports, no dlopen
+def _join_cgroup() -> None:  # runs in the child between fork and exec: one write(2)
+    if _cgroup_fd is not None:
+        with contextlib.suppress(OSError):
+            os.write(_cgroup_fd, b"0")
+
+
+def _join_cgroup_and_pdeathsig() -> None:  # no imports, no dlopen: libc was loaded by the parent
+    _join_cgroup()
     if _libc is not None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def die_with_parent_preexec() -> Callable[[], None] | None:
-    """The ``preexec_fn`` that SIGKILLs the child when this process dies, or None where it cannot.
+    """The ``preexec_fn`` that ties a child to this run: it joins the run's cgroup (so the
+    watchdog kills it and everything it forks when the run dies) and, from the main thread,
+    gets ``PR_SET_PDEATHSIG(SIGKILL)``. None when neither is possible.
 
     >>> subprocess.Popen(["psql", ...], process_group=0, preexec_fn=die_with_parent_preexec())
 
     libc is loaded here, in the parent: between fork and exec the child must not import or
-    dlopen (another thread may hold the loader's lock), nor signal anyone itself. None off the
-    main thread (the kernel ties ``PR_SET_PDEATHSIG`` to the forking *thread*: a child forked by
-    a short-lived thread would die with that thread) and where libc cannot be loaded.
+    dlopen (another thread may hold the loader's lock), nor signal anyone itself. No death
+    signal off the main thread (the kernel ties ``PR_SET_PDEATHSIG`` to the forking *thread*: a
+    child forked by a short-lived thread would die with that thread).
     """
     global _libc
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    if _libc is None:
-        with contextlib.suppress(OSError):
-            _libc = ctypes.CDLL(None, use_errno=True)
-    return _pdeathsig if _libc is not None else None
+    _ensure_installed()
+    if threading.current_thread() is threading.main_thread():
+        if _libc is None:
+            with contextlib.suppress(OSError):
+                _libc = ctypes.CDLL(None, use_errno=True)
+        if _libc is not None:
+            return _join_cgroup_and_pdeathsig
+    return _join_cgroup if _cgroup_fd is not None else None
+
+
+def _cgroup_only_preexec() -> Callable[[], None] | None:
+    _ensure_installed()
+    return _join_cgroup if _cgroup_fd is not None else None
 
 
 def _popen(
@@ -255,7 +285,7 @@ class ManagedProcess:
         kwargs: dict[str, Any] = {}
         if user is not None:
             kwargs.update(user=user[0], group=user[1], extra_groups=[])
-        preexec = die_with_parent_preexec() if pdeathsig else None
+        preexec = die_with_parent_preexec() if pdeathsig else _cgroup_only_preexec()
         try:
             self.popen = _popen(
                 self.name, argv, out, subprocess.STDOUT, env, cwd, 0, preexec, **kwargs
@@ -516,8 +546,11 @@ def stop_all() -> None:
     for proc in procs:
         with contextlib.suppress(Exception):
             proc.stop(signal.SIGKILL, timeout=2)
+    if _cgroup is not None:  # grandchildren in other groups/sessions (postgres backends, …)
+        _watchdog.kill_everything(_run_dir(), [_cgroup])
     for d in dirs:
         remove_tempdir(d)
+    _remove_own_cgroup()
     with contextlib.suppress(OSError):
         shutil.rmtree(_run_dir())
 
@@ -544,8 +577,9 @@ def _make_run_dir() -> Path:
 
 def _record(kind: str, key: str, content: str) -> None:
     # best effort: the in-memory registry still covers the normal paths
+    name = f"{kind}-{key}" if key else kind
     with contextlib.suppress(OSError):
-        (_make_run_dir() / f"{kind}-{key}").write_text(content)
+        (_make_run_dir() / name).write_text(content)
 
 
 def _unrecord(kind: str, key: str) -> None:
@@ -561,8 +595,10 @@ def _owner_alive(run_pid: int, owner_start: str | None) -> bool:
 
 
 def reap_leftovers() -> list[str]:
-    """Kill processes and remove temp dirs recorded by runs that died without cleaning up, and
-    our ``prodcheck-*`` temp dirs older than 10 minutes that no live run recorded.
+    """Do what a dead run's watchdog would have done, for runs whose watchdog died too: kill
+    their recorded process groups and everything in their cgroups, remove the SysV segments
+    those processes left, their temp dirs, cgroups and pidfiles; then remove our ``prodcheck-*``
+    temp dirs older than 10 minutes that no live run recorded.
 
     Returns one line per thing reaped. Runs once automatically on first use of this module.
     """
@@ -577,26 +613,15 @@ def reap_leftovers() -> list[str]:
             owner_start = marker.read_text().strip() or None
         if _owner_alive(int(run.name), owner_start):
             continue
-        for entry in sorted(run.iterdir()):
-            with contextlib.suppress(OSError, ValueError):
-                if entry.name.startswith("proc-"):
-                    pid_s, start, *name = entry.read_text().split()
-                    pid = int(pid_s)
-                    current = _proc_starttime(pid)
-                    # leader alive and the same process, or leader gone: then any process still in
-                    # group <pid> is an orphan of it (the kernel never reuses a live group's id)
-                    if current is None or current == start:
-                        with contextlib.suppress(ProcessLookupError, PermissionError):
-                            os.killpg(pid, signal.SIGKILL)
-                            reaped.append(
-                                f"killed {' '.join(name)} (group {pid}) of dead run {run.name}"
-                            )
-                elif entry.name.startswith("tempdir-"):
-                    path = Path(entry.read_text().strip())
-                    if path.is_dir() and path.name.startswith("prodcheck-"):
-                        shutil.rmtree(path, ignore_errors=True)
-                        reaped.append(f"removed {path} of dead run {run.name}")
-        shutil.rmtree(run, ignore_errors=True)
+        table = _watchdog.scan()
+        for pgid, start, name in _watchdog.recorded_groups(run):
+            leader = table.get(pgid)
+            # leader alive and the same process, or leader gone: then any process still in
+            # group <pgid> is an orphan of it (the kernel never reuses a live group's id)
+            live = leader is None or leader[2] == start
+            if live and any(info[1] == pgid for info in table.values()):
+                reaped.append(f"killed {name} (group {pgid}) of dead run {run.name}")
+        reaped += _watchdog.sweep_run(run)
     reaped += _sweep_unrecorded()
     return reaped
 
@@ -659,6 +684,7 @@ def _ensure_installed() -> None:
             reap_leftovers()
             with contextlib.suppress(OSError):
                 (_make_run_dir() / "owner").write_text(_proc_starttime(os.getpid()) or "")
+            _start_supervision()
         if not _installed:
             _installed = True
             atexit.register(stop_all)
@@ -667,6 +693,112 @@ def _ensure_installed() -> None:
             return
         _signals_installed = True
     install_signal_handlers()
+
+
+# --------------------------------------------------------------------------------------------
+# the run's cgroup and watchdog
+# --------------------------------------------------------------------------------------------
+
+_CGROUP_V1 = ("pids", "freezer")
+
+
+def _cgroup_candidates() -> list[Path]:
+    """This process's own cgroup in each usable hierarchy: v1 ``pids``, ``freezer``, then v2."""
+    root = Path("/sys/fs/cgroup")
+    v1: dict[str, Path] = {}
+    v2: list[Path] = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        _hid, controllers, path = line.split(":", 2)
+        rel = path.lstrip("/")
+        for name in _CGROUP_V1:
+            if name in controllers.split(",") and (root / name / "cgroup.procs").exists():
+                v1[name] = root / name / rel
+        if controllers == "":
+            for mount in (root / "unified", root):
+                if (mount / "cgroup.controllers").exists():
+                    v2.append(mount / rel)
+                    break
+    return [v1[n] for n in _CGROUP_V1 if n in v1] + v2
+
+
+def _make_cgroup() -> None:
+    """A cgroup for this run's children, nested in ours (none when none is writable)."""
+    global _cgroup, _cgroup_fd
+    if os.environ.get("PRODCHECK_CGROUP", "1") == "0":
+        return
+    for parent in _cgroup_candidates():
+        path = parent / f"prodcheck-{os.getpid()}"
+        try:
+            path.mkdir(exist_ok=True)
+            fd = os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            continue
+        _cgroup, _cgroup_fd = path, fd
+        _record("cgroup", "", str(path))
+        return
+
+
+def _remove_own_cgroup() -> None:
+    global _cgroup, _cgroup_fd
+    if _cgroup is None:
+        return
+    if _cgroup_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(_cgroup_fd)
+        _cgroup_fd = None
+    if _watchdog.remove_cgroup(_cgroup):
+        _cgroup = None
+
+
+def _start_supervision() -> None:
+    """Make the run's cgroup and start its watchdog (best effort: PDEATHSIG and the next run's
+    reaper remain when either is impossible)."""
+    global _watchdog_pid
+    _make_cgroup()
+    if os.environ.get("PRODCHECK_WATCHDOG", "1") == "0":
+        return
+    argv = [
+        sys.executable,
+        "-I",
+        "-S",
+        str(Path(_watchdog.__file__)),
+        str(_run_dir()),
+        str(os.getpid()),
+        _proc_starttime(os.getpid()) or "",
+        *([str(_cgroup)] if _cgroup is not None else []),
+    ]
+    devnull = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    try:  # no preexec, no Popen: not in the cgroup, no death signal
+        first = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=devnull, setsid=True)
+        os.waitpid(first, 0)  # it forks the watchdog, records its pid and exits (~30 ms)
+    except OSError:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        _watchdog_pid = int((_run_dir() / "watchdog").read_text().split()[0])
+
+
+def run_cgroup() -> Path | None:
+    """The cgroup every child of this run joins (None where no cgroup is writable)."""
+    _ensure_installed()
+    return _cgroup
+
+
+def watchdog_pid() -> int | None:
+    """The pid of this run's watchdog (None when it could not start or is disabled)."""
+    _ensure_installed()
+    return _watchdog_pid
+
+
+def run_dir() -> Path:
+    """This run's pidfile directory ``/tmp/prodcheck-run/<pid>/``."""
+    _ensure_installed()
+    return _run_dir()
 
 
 def ensure_registry() -> None:

@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
 
 from pytest_prodcheck.core.errors import ConfigError
-from pytest_prodcheck.core.files import replace_file
+from pytest_prodcheck.core.files import DISK_FULL, replace_file
 from pytest_prodcheck.report.model import SCHEMA_VERSION, Report, RunMeta, build_report
 from pytest_prodcheck.report.to_html import render_html
 from pytest_prodcheck.report.to_json import render_json
@@ -42,8 +44,12 @@ def write_reports(report: Report, directory: Path) -> list[Path]:
             replace_file(path, text, mode=0o644)
             written.append(path)
     except OSError as exc:
+        free = ""
+        if exc.errno in DISK_FULL:  # what is left there, so the fix is obvious
+            with contextlib.suppress(OSError):
+                free = f" ({shutil.disk_usage(directory).free / 1e6:.1f} MB free)"
         raise ConfigError(
-            f"cannot write the report into {directory}: {exc.strerror}; "
-            "choose another --prodcheck-report-dir"
+            f"cannot write the report into {directory}: {exc.strerror}{free}; "
+            "free space or choose another --prodcheck-report-dir"
         ) from None
     return written

@@ -9,7 +9,12 @@
     >>> s3.stop()
 
 moto accepts any credentials; the local stack hands out fixed dummy ones (``testing``) so
-botocore never walks the real credential chain.
+botocore never walks the real credential chain. With ``iam=True`` moto enforces IAM like AWS
+(signatures, access keys, policies): the first requests create an admin user (its key is what
+:meth:`endpoint` and :meth:`client` use), then every request is authenticated and authorized:
+
+    >>> s3 = S3Server(make_tempdir("s3-"), iam=True).start()
+    >>> key_id, secret = s3.add_user("uploader", ["s3:GetObject", "s3:ListBucket"])  # no PutObject
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,8 @@ from pytest_prodcheck.stack.endpoints import S3Endpoint
 DUMMY_KEY_ID = "testing"
 DUMMY_SECRET = "testing"
 DEFAULT_BUCKET = "prodcheck-backups"
+ADMIN_USER = "prodcheck-admin"
+_BOOTSTRAP_ACTIONS = 3  # CreateUser, PutUserPolicy, CreateAccessKey: unauthenticated, then IAM
 
 
 def _moto_server_argv() -> list[str]:
@@ -56,8 +64,11 @@ class S3Server:
         region: str = "us-east-1",
         port: int | None = None,
         prefix: str = "databases/",
+        iam: bool = False,
     ) -> None:
         self.workdir = workdir
+        self.iam = iam
+        self.key_id, self.secret = DUMMY_KEY_ID, DUMMY_SECRET
         self.bucket = bucket
         self.region = region
         self.prefix = prefix
@@ -73,8 +84,8 @@ class S3Server:
             bucket=self.bucket,
             endpoint_url=self.endpoint_url,
             region=self.region,
-            access_key_id=DUMMY_KEY_ID,
-            secret_access_key=DUMMY_SECRET,
+            access_key_id=self.key_id,
+            secret_access_key=self.secret,
             prefix=self.prefix,
         )
 
@@ -93,6 +104,8 @@ class S3Server:
             AWS_DEFAULT_REGION=self.region,
             AWS_EC2_METADATA_DISABLED="true",
         )
+        if self.iam:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(_BOOTSTRAP_ACTIONS)
         argv = [*_moto_server_argv(), "-H", "127.0.0.1", "-p", str(self.port)]
         self.process.start(argv, env=env, cwd=self.workdir, log_path=self.workdir / "moto.log")
 
@@ -103,8 +116,43 @@ class S3Server:
             tail = self.process.log_tail()
             self.stop()
             raise ToolError(f"moto S3 server did not start on port {self.port}: {tail}") from exc
+        if self.iam:
+            self.key_id, self.secret = self._bootstrap_admin()
         if create_bucket:
             self.create_bucket()
+
+    def _iam(self, key_id: str, secret: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            "iam",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            region_name=self.region,
+        )
+
+    def _bootstrap_admin(self) -> tuple[str, str]:
+        """The unauthenticated first requests: an admin user allowed everything, its key."""
+        iam = self._iam(DUMMY_KEY_ID, DUMMY_SECRET)
+        iam.create_user(UserName=ADMIN_USER)
+        iam.put_user_policy(
+            UserName=ADMIN_USER, PolicyName="all", PolicyDocument=_policy(["*"], "*")
+        )
+        key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+        return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+    def add_user(self, name: str, actions: Sequence[str], resource: str = "*") -> tuple[str, str]:
+        """An IAM user allowed exactly ``actions`` on ``resource``; its ``(key id, secret)``."""
+        if not self.iam:
+            raise ToolError("add_user needs S3Server(iam=True): without IAM moto allows anything")
+        iam = self._iam(self.key_id, self.secret)
+        iam.create_user(UserName=name)
+        iam.put_user_policy(
+            UserName=name, PolicyName="only", PolicyDocument=_policy(actions, resource)
+        )
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
 
     def _request(self, method: str, path: str, body: bytes = b"") -> int:
         req = urllib.request.Request(f"{self.endpoint_url}{path}", data=body, method=method)
@@ -123,6 +171,14 @@ class S3Server:
     def create_bucket(self, name: str | None = None) -> None:
         """Create ``name`` (default the stack's bucket); existing is fine."""
         name = name or self.bucket
+        if self.iam:  # signed requests only
+            client = self.client()
+            extra: dict[str, Any] = {}
+            if self.region != "us-east-1":
+                extra["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+                client.create_bucket(Bucket=name, **extra)
+            return
         body = b""
         if self.region != "us-east-1":
             body = (
@@ -149,8 +205,8 @@ class S3Server:
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
-            aws_access_key_id=DUMMY_KEY_ID,
-            aws_secret_access_key=DUMMY_SECRET,
+            aws_access_key_id=self.key_id,
+            aws_secret_access_key=self.secret,
             region_name=self.region,
             config=Config(s3={"addressing_style": "path"}),
         )
@@ -164,3 +220,10 @@ class S3Server:
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
             self.stop()
+
+
+def _policy(actions: Sequence[str], resource: str) -> str:
+    import json
+
+    statement = {"Effect": "Allow", "Action": list(actions), "Resource": resource}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
