@@ -335,7 +335,10 @@ def test_kill_backup(point: str, pg: BackupEnv, work: Path) -> None:
     assert all(not b.path.name.startswith(".") for b in listed)
     shown = subprocess.run([*PRODCHECK, "backups", "list", "--dir", str(d)], env=e, cwd=work,
                            capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert ".partial" not in shown.stdout + shown.stderr
+    # a dead run's partial may be named as such (issue 17: it is removed by the next backup),
+    # never listed as a backup
+    for line in (shown.stdout + shown.stderr).splitlines():
+        assert ".partial" not in line or "partial of a dead run" in line, line
     for b in listed:  # whatever is listed is a complete, intact backup
         ok = subprocess.run([*PRODCHECK, "backups", "verify", str(b.path), "--integrity-only"],
                             env=e, cwd=work, capture_output=True, text=True, timeout=60)  # fmt: skip

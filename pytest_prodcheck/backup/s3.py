@@ -129,7 +129,9 @@ class S3Store:
             import boto3
             from botocore.config import Config
 
-            self._client = boto3.client(
+            # a session of its own: credentials are read from the environment now, never from
+            # what boto3's default session cached for an earlier client of this process
+            self._client = boto3.session.Session().client(
                 "s3",
                 endpoint_url=self.config.endpoint_url,
                 region_name=self.config.region,

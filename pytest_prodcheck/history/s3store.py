@@ -68,7 +68,7 @@ class S3HistoryStore:
             from botocore.config import Config
 
             cfg = self.config
-            self._client = boto3.client(
+            self._client = boto3.session.Session().client(
                 "s3",
                 endpoint_url=cfg.endpoint_url,
                 region_name=cfg.region,

@@ -124,7 +124,7 @@ class S3Server:
     def _iam(self, key_id: str, secret: str) -> Any:
         import boto3
 
-        return boto3.client(
+        return boto3.session.Session().client(
             "iam",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=key_id,
@@ -202,7 +202,7 @@ class S3Server:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.key_id,
