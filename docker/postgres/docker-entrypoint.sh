@@ -1,6 +1,6 @@
 #!/bin/sh
 # The official image's start-up contract, in POSIX sh: first start initialises $PGDATA with the
-# superuser password from $POSTGRES_PASSWORD (SCRAM), runs /docker-entrypoint-initdb.d/* on a
+# superuser password from $POSTGRES_PASSWORD (SCRAM; extra initdb flags in $POSTGRES_INITDB_ARGS), runs /docker-entrypoint-initdb.d/* on a
 # socket-only server, then execs "postgres" (extra arguments such as -c key=value pass through).
 set -eu
 first="${1:-}"
@@ -17,7 +17,7 @@ if [ "$first" = "postgres" ] || [ "${first#-}" != "$first" ]; then
         pwfile=$(mktemp)
         printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
         initdb -D "$PGDATA" -U postgres --pwfile="$pwfile" --auth-host=scram-sha-256 \
-            --auth-local=peer -E UTF8 --locale=C.UTF-8 --no-instructions >/dev/null
+            --auth-local=peer -E UTF8 --locale=C.UTF-8 --no-instructions ${POSTGRES_INITDB_ARGS:-} >/dev/null
         rm -f "$pwfile"
         echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
         echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
