@@ -202,7 +202,7 @@ def _remote_site(stack: Endpoints, settings: Any) -> AcmeSite:
 
 @pytest.fixture(scope="session")
 def prodcheck_acme(prodcheck_stack: Endpoints, prodcheck_settings: Any) -> AcmeSite:
-    if prodcheck_stack.target == "local":
+    if prodcheck_stack.target in ("local", "docker"):  # a stack prodcheck runs itself
         return _local_site(prodcheck_stack, prodcheck_settings)
     return _remote_site(prodcheck_stack, prodcheck_settings)
 

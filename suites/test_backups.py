@@ -80,7 +80,7 @@ def _prepare_local(cfg: BackupConfig) -> tuple[CrontabBackend, S3Store | None]:
 
 @pytest.fixture(scope="session")
 def prodcheck_backups(prodcheck_stack: Any, prodcheck_settings: Any) -> Iterator[BackupSite]:
-    if prodcheck_stack.target == "local":
+    if prodcheck_stack.target in ("local", "docker"):  # a stack prodcheck runs itself
         from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 
         work = make_tempdir("backups-")

@@ -7,14 +7,17 @@
 What runs (images from :mod:`pytest_prodcheck.dockerhost.images`: public when pullable, else
 built here from a Debian base; configs rendered from the same templates as the local stack):
 
-- ``postgres`` (15, roles/databases as the local stack, the shop's schema + seed), ``pgbouncer``
-  (the guide's settings, SCRAM secrets), the shop (``app``) and moto's S3 server, on one bridge
-  network of this run, published on the internal loopback address ``127.0.10.1`` only;
-- ``nginx`` with **host networking** on ``127.0.0.1``: it sees each client's own address, so the
-  per-address rate limits apply to the probes as they would to real visitors (published through
-  docker-proxy every client would look like the bridge gateway, one shared bucket). As on the
-  local stack, 127.0.0.1 (the suite's own clients) is exempt and the rate-limit probe sends
-  from fresh 127.x.y.z addresses, which are limited;
+- ``postgres`` (15, roles/databases as the local stack, the shop's schema + seed) and moto's S3
+  server on a bridge network of this run, published on the internal loopback address
+  ``127.0.10.1`` only (so the database ports are closed on the site's address, 127.0.0.1);
+- ``pgbouncer`` (the guide's settings, SCRAM secrets) and the shop (``app``) with **host
+  networking** on ``127.0.10.1``, and ``nginx`` with host networking on ``127.0.0.1``. The checks
+  judge client addresses there: nginx's per-address rate limits must apply to the probes as to
+  real visitors, and PgBouncer's ``SHOW CLIENTS`` must list the prober's own connection.
+  Published through docker-proxy every client would arrive from the bridge gateway (one shared
+  rate-limit bucket, an unrecognisable client). As on the local stack, 127.0.0.1 (the suite's
+  own clients) is exempt from the rate limits and the rate-limit probe sends from fresh
+  127.x.y.z addresses, which are limited;
 - Pebble + its mock DNS (host networking), validating HTTP-01 through that nginx.
 
 Everything is labelled with the run id and removed on exit, Ctrl-C and SIGTERM; a SIGKILLed run's
@@ -292,9 +295,11 @@ class DockerStack:
         pgb_dir.mkdir()
         (pgb_dir / "pgbouncer.ini").write_text(
             render_pgbouncer_ini(
-                replace(self.pgbouncer_options, listen_addr="0.0.0.0", server_host="postgres"),
-                server_port=5432,
-                listen_port=6432,
+                replace(
+                    self.pgbouncer_options, listen_addr=INTERNAL_HOST, server_host=INTERNAL_HOST
+                ),
+                server_port=ports["postgres"],
+                listen_port=ports["pgbouncer"],
                 auth_file="/etc/pgbouncer/userlist.txt",
             )
         )
@@ -313,27 +318,25 @@ class DockerStack:
         pgb = run(
             "pgbouncer",
             img["pgbouncer"],
-            network=self._network,
-            aliases=("pgbouncer",),
-            ports={6432: (INTERNAL_HOST, ports["pgbouncer"])},
+            host_network=True,  # SHOW CLIENTS lists each client's own address and port
             volumes={str(pgb_dir): {"bind": "/etc/pgbouncer", "mode": "ro"}},
         )
+        pgb_port = ports["pgbouncer"]
         pgb_admin = dsn(
-            self.pgbouncer_options.admin_user, admin_pw, ports["pgbouncer"], "pgbouncer",
-            INTERNAL_HOST,
-        )  # fmt: skip
-        wait_until(pgb, lambda: _pg_ready(pgb_admin, "SHOW VERSION"), self.timeout, what="PgBouncer")
+            self.pgbouncer_options.admin_user, admin_pw, pgb_port, "pgbouncer", INTERNAL_HOST
+        )
+        wait_until(
+            pgb, lambda: _pg_ready(pgb_admin, "SHOW VERSION"), self.timeout, what="PgBouncer"
+        )
         self._mark("pgbouncer", t0)
-        inside = {db: dsn("app", app_pw, 6432, db, "pgbouncer") for db in ("ecommerce", "ai")}
+        pooled = {db: dsn("app", app_pw, pgb_port, db, INTERNAL_HOST) for db in ("ecommerce", "ai")}
         app = run(
             "app",
             img["app"],
-            network=self._network,
-            aliases=("app",),
-            ports={8000: (INTERNAL_HOST, ports["app"])},
-            env={"PRODCHECK_SHOP_DSN": inside["ecommerce"], "PRODCHECK_SHOP_AI_DSN": inside["ai"]},
-            command=["python", "-m", "pytest_prodcheck.shop", "serve", "--host", "0.0.0.0",
-                     "--port", "8000", "--workers", "1", "--log-level", "warning"],
+            host_network=True,
+            env={"PRODCHECK_SHOP_DSN": pooled["ecommerce"], "PRODCHECK_SHOP_AI_DSN": pooled["ai"]},
+            command=["python", "-m", "pytest_prodcheck.shop", "serve", "--host", INTERNAL_HOST,
+                     "--port", str(ports["app"]), "--workers", "1", "--log-level", "warning"],
         )  # fmt: skip
 
         # 6. wait for the rest
@@ -358,14 +361,13 @@ class DockerStack:
             }
             self._mark("pebble", t0)
 
-        pgb_port = ports["pgbouncer"]
         host = INTERNAL_HOST
         resolve = tuple(f"{n}:{p}:{PUBLIC_HOST}" for n in names for p in (https_port, http_port))
         extras = {
             "rate_limit_exempt": PUBLIC_HOST,
             "shop_url": shop_url,
             "internal_host": INTERNAL_HOST,
-            "app_database_url": dsn("app", app_pw, pgb_port, "ecommerce", host),
+            "app_database_url": pooled["ecommerce"],  # exactly what the shop connects with
             "app_prepared_statements": "disabled",  # the shop connects with prepare_threshold=None
             "env_file": str(self._write_env_file(work, su_pw, app_pw, admin_pw, pgb_port, s3_url)),
             "nginx_status_url": f"http://{INTERNAL_HOST}:{status_port}/nginx_status",
