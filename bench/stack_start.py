@@ -23,16 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_prodcheck.stack import postgres
+from pytest_prodcheck.stack import pg_template
 from pytest_prodcheck.stack.local import LocalStack, LocalStackOptions
 
 _FRESH = """
 import json, sys, time
 t0 = time.perf_counter()
-from pytest_prodcheck.stack import postgres
+from pytest_prodcheck.stack import pg_template
 from pytest_prodcheck.stack.local import LocalStack, LocalStackOptions
 if sys.argv[2]:
-    postgres.TEMPLATE_ROOT = __import__("pathlib").Path(sys.argv[2])
+    pg_template.TEMPLATE_ROOT = __import__("pathlib").Path(sys.argv[2])
 stack = LocalStack(LocalStackOptions(with_monitoring=sys.argv[1] == "1"))
 t1 = time.perf_counter()
 stack.start()
@@ -101,16 +101,16 @@ def main() -> int:
     options = LocalStackOptions(with_monitoring=not args.no_monitoring)
 
     results: dict[str, object] = {"cpu_pressure_before": _pressure(), "cpus": os.cpu_count()}
-    original_root = postgres.TEMPLATE_ROOT
+    original_root = pg_template.TEMPLATE_ROOT
     cold: list[tuple[float, float, dict[str, float]]] = []
     for _ in range(args.cold_runs):
         root = Path(tempfile.mkdtemp(prefix="prodcheck-bench-tmpl-", dir="/var/tmp"))
         root.chmod(0o755)
-        postgres.TEMPLATE_ROOT = root
+        pg_template.TEMPLATE_ROOT = root
         try:
             cold.append(_once(options) if args.in_process else _once_fresh(options, str(root)))
         finally:
-            postgres.TEMPLATE_ROOT = original_root
+            pg_template.TEMPLATE_ROOT = original_root
             shutil.rmtree(root, ignore_errors=True)
     _once(options)  # make sure the real template exists before timing warm starts
     once = _once if args.in_process else _once_fresh

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ssl",
     "checklist",
     "doctor",
+    "report",
 )
 # sub-command name -> module, so that running one command imports one module
 COMMAND_TO_MODULE: dict[str, str] = {
@@ -50,6 +51,7 @@ COMMAND_TO_MODULE: dict[str, str] = {
     "checklist": "checklist",
     "attest": "checklist",
     "doctor": "doctor",
+    "report": "report",
 }
 
 

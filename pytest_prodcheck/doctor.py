@@ -25,8 +25,8 @@ import requests
 
 from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
 from pytest_prodcheck.core.secrets import mask_dsn, mask_text
-from pytest_prodcheck.probes.pgbouncer import AdminConsole
 from pytest_prodcheck.probes.tls.expiry import check_expiry
 from pytest_prodcheck.probes.tls.scan import scan_tls
 from pytest_prodcheck.probes.tls.target import SiteTarget

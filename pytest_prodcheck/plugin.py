@@ -15,7 +15,8 @@ Fixtures: ``prodcheck_settings`` (session, :class:`~pytest_prodcheck.config.Sett
 A :class:`MissingEndpoint` raised in a test or fixture skips the test with its message.
 
 Under pytest-xdist each worker attaches the test's checklist ids and evidence to its reports
-(``user_properties``); only the controller builds and writes the report.
+(``user_properties``); only the controller builds and writes the report
+(:class:`~pytest_prodcheck.reporter.ChecklistReporter`).
 """
 
 from __future__ import annotations
@@ -24,29 +25,25 @@ import contextlib
 import dataclasses
 import json
 import os
-import shlex
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_prodcheck.checklist import (
-    Attestation,
-    TestRecord,
-    Waiver,
-    load_attestations,
-    load_waivers,
-    unknown_id_message,
-)
+from pytest_prodcheck.checklist import load_attestations, load_waivers, unknown_id_message
 from pytest_prodcheck.checklist_items import is_known
 from pytest_prodcheck.config import Settings, find_config, load_settings
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
 from pytest_prodcheck.core.secrets import mask_text
-from pytest_prodcheck.evidence import Evidence, EvidenceRecorder
+from pytest_prodcheck.evidence import EvidenceRecorder
+from pytest_prodcheck.reporter import (
+    PROP,
+    SECRETS_KEY,
+    SITE_URL_KEY,
+    ChecklistReporter,
+    checklist_ids,
+)
 from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
 
 MARKERS: dict[str, str] = {
@@ -160,6 +157,16 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
         {"metavar": "N", "help": "run Locust with a master and N local worker processes"},
     ),
     (
+        "--prodcheck-history",
+        None,
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "also write release.{json,md,html}: every item decided from fresh evidence "
+            "across the runs in the history ([history]); the run's own verdict is unchanged",
+        },
+    ),
+    (
         "--prodcheck-host-checks",
         "host_checks",
         {
@@ -175,10 +182,7 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 EVIDENCE_KEY = pytest.StashKey[EvidenceRecorder]()
-REPORTER_KEY = pytest.StashKey["ChecklistReporter"]()
-SITE_URL_KEY = pytest.StashKey[str]()  # the site URL the stack of this process serves
-SECRETS_KEY = pytest.StashKey[list[str]]()  # settings' secrets + the stack's (grows at start)
-_PROP = "prodcheck"
+REPORTER_KEY = pytest.StashKey[ChecklistReporter]()
 
 
 def _dest(flag: str) -> str:
@@ -249,16 +253,6 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 # --- markers ------------------------------------------------------------------------------------
 
 
-def checklist_ids(item: pytest.Item) -> tuple[str, ...]:
-    """The checklist ids linked to ``item`` (function, class and module markers), in order."""
-    ids: list[str] = []
-    for mark in item.iter_markers("checklist"):
-        for arg in mark.args:
-            if isinstance(arg, str) and arg not in ids:
-                ids.append(arg)
-    return tuple(ids)
-
-
 def _marker_problems(item: pytest.Item) -> list[str]:
     problems = []
     for mark in item.iter_markers("checklist"):
@@ -323,7 +317,7 @@ def pytest_runtest_makereport(
         site_url = item.config.stash.get(SITE_URL_KEY, None)
         if rep.when == "teardown" and site_url:
             payload["site_url"] = site_url  # under xdist only the workers know it
-        rep.user_properties.append((_PROP, json.dumps(payload)))
+        rep.user_properties.append((PROP, json.dumps(payload)))
     return rep
 
 
@@ -332,10 +326,12 @@ def pytest_runtest_makereport(
 
 def _endpoint_secrets(ep: Endpoints) -> list[str]:
     """Passwords in the stack's DSNs and its S3 secret key (the local stack generates them)."""
+    from pytest_prodcheck.core.dsn import dsn_password
+
     out: list[str] = []
     for f in dataclasses.fields(ep):
         value = getattr(ep, f.name)
-        password = urlsplit(value).password if f.name.endswith("_dsn") and value else None
+        password = dsn_password(value) if f.name.endswith("_dsn") and value else None
         if password:
             out.append(password)
     if ep.s3 is not None and ep.s3.secret_access_key:
@@ -386,173 +382,3 @@ def prodcheck_evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
     recorder = EvidenceRecorder(source=request.node.nodeid, secrets=secrets)
     request.node.stash[EVIDENCE_KEY] = recorder
     return recorder
-
-
-# --- the reporter (controller only) -------------------------------------------------------------
-
-
-@dataclass
-class _TestState:
-    ids: tuple[str, ...] = ()
-    setup: str = ""
-    call: str = ""
-    teardown: str = ""
-    duration: float = 0.0
-    message: str = ""
-    evidence: list[Evidence] = field(default_factory=list)
-
-    def outcome(self) -> str:
-        if self.call == "failed":
-            return "failed"
-        if "failed" in (self.setup, self.teardown):
-            return "error"
-        if "skipped" in (self.setup, self.call):
-            return "skipped"
-        if self.call != "passed":  # interrupted between setup and call: never a pass
-            return "error"
-        return "passed"
-
-
-def _short_message(rep: pytest.TestReport) -> str:
-    longrepr = rep.longrepr
-    if rep.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
-        text = str(longrepr[2])
-        text = text.removeprefix("Skipped: ")
-    elif hasattr(rep, "wasxfail"):
-        text = f"xfail: {rep.wasxfail}"
-    else:
-        crash = getattr(longrepr, "reprcrash", None)
-        text = getattr(crash, "message", None) or (str(longrepr).strip().splitlines() or [""])[-1]
-    text = " ".join(str(text).split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-class ChecklistReporter:
-    """Collects linked test outcomes and evidence; writes the report at session end."""
-
-    def __init__(
-        self,
-        config: pytest.Config,
-        settings: Settings,
-        waivers: list[Waiver],
-        attestations: list[Attestation],
-        forced: bool,
-    ) -> None:
-        self.config = config
-        self.settings = settings
-        self.waivers = waivers
-        self.attestations = attestations
-        self.forced = forced
-        self.started = datetime.now(UTC)
-        self.tests: dict[str, _TestState] = {}
-        self.site_urls: dict[str, None] = {}  # ordered set: one per xdist worker's stack
-        self.secrets = config.stash[SECRETS_KEY]  # same list the stack fixture extends
-        self.linked_collected = False
-        self.written: list[Path] = []
-        self.summary = ""
-        self.error = ""
-
-    def pytest_itemcollected(self, item: pytest.Item) -> None:
-        if checklist_ids(item):
-            self.linked_collected = True
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        state = self.tests.setdefault(report.nodeid, _TestState())
-        for name, value in report.user_properties:
-            if name != _PROP or not isinstance(value, str):
-                continue
-            try:
-                data: dict[str, Any] = json.loads(value)
-            except ValueError:
-                continue  # someone else's "prodcheck" property
-            if not isinstance(data, dict):
-                continue
-            state.ids = tuple(data.get("checklist", state.ids))
-            state.evidence.extend(Evidence.from_dict(e) for e in data.get("evidence", []))
-            if data.get("site_url"):
-                self.site_urls[str(data["site_url"])] = None
-        outcome = report.outcome
-        if report.when == "call" and hasattr(report, "wasxfail"):
-            outcome = "skipped" if report.skipped else "passed"
-        # xdist reports a crashed worker's test with when="???": count it as the call
-        phase = report.when if report.when in ("setup", "teardown") else "call"
-        setattr(state, phase, outcome)
-        state.duration += report.duration
-        if outcome in ("failed", "skipped") and not state.message:
-            state.message = mask_text(_short_message(report), extra=self.secrets)
-
-    def _build(self, finished: datetime) -> Any:
-        from pytest_prodcheck.report import RunMeta, build_report
-
-        tests_by_item: dict[str, list[TestRecord]] = {}
-        evidence_by_item: dict[str, list[Evidence]] = {}
-        for nodeid, state in self.tests.items():
-            message = state.message
-            if not message and state.setup == "passed" and not state.call:
-                message = "interrupted: the test did not run to completion"
-            record = TestRecord(nodeid, state.outcome(), state.duration, message)  # type: ignore[arg-type]
-            for item_id in state.ids:
-                tests_by_item.setdefault(item_id, []).append(record)
-                evidence_by_item.setdefault(item_id, []).extend(state.evidence)
-        secrets = self.secrets
-
-        def mask(text: str | None) -> str | None:
-            return mask_text(text, extra=secrets) if text else text
-
-        args = [str(a) for a in self.config.invocation_params.args]
-        own_site = self.config.stash.get(SITE_URL_KEY, None)  # no xdist: the stack ran here
-        if own_site:
-            self.site_urls.setdefault(own_site, None)
-        target_url = self.settings.url or ", ".join(self.site_urls) or None
-        meta = RunMeta(
-            target=self.settings.target,
-            target_url=mask(target_url),
-            started_utc=self.started,
-            finished_utc=finished,
-            command_line=mask_text(shlex.join(["pytest", *args]), extra=secrets),
-            marker_expression=self.config.option.markexpr or "",
-            release=mask(self.settings.release),
-            commit=mask(self.settings.commit),
-            tests_run=len(self.tests),
-            workers=int(getattr(self.config.option, "numprocesses", 0) or 0),
-        )
-        return build_report(
-            meta,
-            tests_by_item,
-            evidence_by_item,
-            self.waivers,
-            self.attestations,
-            self.settings.checklist.attestation_max_age_days,
-        )
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        linked = self.linked_collected or any(s.ids for s in self.tests.values())
-        if not (linked or self.forced):
-            return
-        from pytest_prodcheck.report import write_reports
-
-        report = self._build(datetime.now(UTC))
-        directory = Path(self.settings.report_dir)
-        try:
-            self.written = write_reports(report, directory)
-        except ConfigError as exc:
-            self.error = str(exc)
-            session.exitstatus = pytest.ExitCode.USAGE_ERROR
-            return
-        cov = report.verdict.coverage
-        target = report.meta.target + (
-            f" {report.meta.target_url}" if report.meta.target_url else ""
-        )
-        self.summary = (
-            f"verdict {report.verdict.value} over {cov.decided}/{cov.total} checklist items "
-            f"decided ({cov.unverified} not verified) on {target}; "
-            f"report: {directory}/checklist.{{json,md,html}}"
-        )
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.error:
-            terminalreporter.write_line(f"prodcheck: ERROR: {self.error}", red=True)
-        elif self.summary:
-            terminalreporter.write_sep("-", "prodcheck")
-            terminalreporter.write_line(f"prodcheck: {self.summary}")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,9 +33,13 @@ import pytest
 from pytest_prodcheck import acme
 from pytest_prodcheck.acme import checks
 from pytest_prodcheck.backup.schedule import CrontabBackend, FileCrontab, backend_from, install_job
+from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ProdcheckError
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
+
+if TYPE_CHECKING:
+    from suites.conftest import Judge
 
 pytestmark = [pytest.mark.acme]
 
@@ -98,7 +102,7 @@ def _wait_reloaded(pid: str | None, old: set[int], timeout: float = 10.0) -> Non
         time.sleep(0.005)
 
 
-def _local_site(stack: Endpoints, settings: Any) -> AcmeSite:
+def _local_site(stack: Endpoints, settings: Settings) -> AcmeSite:
     """The guide's flow on the embedded stack, then judge what its nginx serves.
 
     ``prodcheck ssl issue`` against the stack's Pebble (HTTP-01 through the stack's nginx), with
@@ -184,7 +188,7 @@ def _local_site(stack: Endpoints, settings: Any) -> AcmeSite:
     )
 
 
-def _remote_site(stack: Endpoints, settings: Any) -> AcmeSite:
+def _remote_site(stack: Endpoints, settings: Settings) -> AcmeSite:
     site_url = stack.require("site_url", key="url")
     host = urlsplit(site_url).hostname
     names = stack.names or ((host,) if host else ())
@@ -201,31 +205,31 @@ def _remote_site(stack: Endpoints, settings: Any) -> AcmeSite:
 
 
 @pytest.fixture(scope="session")
-def prodcheck_acme(prodcheck_stack: Endpoints, prodcheck_settings: Any) -> AcmeSite:
-    if prodcheck_stack.target in ("local", "docker"):  # a stack prodcheck runs itself
+def prodcheck_acme(prodcheck_stack: Endpoints, prodcheck_settings: Settings) -> AcmeSite:
+    if prodcheck_stack.target in ("local", "docker"):
         return _local_site(prodcheck_stack, prodcheck_settings)
     return _remote_site(prodcheck_stack, prodcheck_settings)
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
-def test_certificate_issued_by_expected_ca(prodcheck_acme: AcmeSite, prodcheck_evidence: Any):
+def test_certificate_issued_by_expected_ca(prodcheck_acme: AcmeSite, judge: Judge) -> None:
     """Every name's certificate chains to the expected CA (Let's Encrypt / the stack's Pebble)."""
-    result = prodcheck_evidence.check(
+    judge(
         checks.check_issuer(
             prodcheck_acme.samples,
             trust=prodcheck_acme.trust,
             expected_issuer=prodcheck_acme.expected_issuer,
-        )
+        ),
+        where=prodcheck_acme.source,
     )
-    assert result.ok, f"{result.message} ({prodcheck_acme.source})"
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
 def test_certificate_remaining_lifetime(
-    prodcheck_acme: AcmeSite, prodcheck_settings: Any, prodcheck_evidence: Any
-):
+    prodcheck_acme: AcmeSite, prodcheck_settings: Settings, judge: Judge
+) -> None:
     """At least a third of the lifetime (and [tls] min_days) left: renewal has not stalled."""
     tls = prodcheck_settings.tls
     worst = min(
@@ -233,16 +237,16 @@ def test_certificate_remaining_lifetime(
         key=lambda s: s.info.not_after,  # type: ignore[union-attr]
         default=prodcheck_acme.samples[0],
     )
-    result = prodcheck_evidence.check(
+    judge(
         checks.check_remaining_lifetime(
             worst, min_fraction=tls.min_lifetime_fraction, min_days=tls.min_days
-        )
+        ),
+        where=prodcheck_acme.source,
     )
-    assert result.ok, f"{result.message} ({prodcheck_acme.source})"
 
 
 @pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
-def test_renewal_works_dry_run(prodcheck_acme: AcmeSite, prodcheck_evidence: Any):
+def test_renewal_works_dry_run(prodcheck_acme: AcmeSite, judge: Judge) -> None:
     """`prodcheck ssl renew --dry-run`: a certificate is obtained for every lineage, none installed."""
     store = prodcheck_acme.store
     if store is None:
@@ -254,20 +258,17 @@ def test_renewal_works_dry_run(prodcheck_acme: AcmeSite, prodcheck_evidence: Any
         results = acme.renew(store, dry_run=True)
     except ProdcheckError as exc:
         results = [acme.RenewOutcome("?", "failed", None, str(exc), error=exc)]
-    result = prodcheck_evidence.check(checks.check_renewal(results))
-    assert result.ok, result.message
+    judge(checks.check_renewal(results))
 
 
 @pytest.mark.checklist("predeploy.ssl-certificates")
-def test_renewal_scheduled(prodcheck_acme: AcmeSite, prodcheck_evidence: Any):
+def test_renewal_scheduled(prodcheck_acme: AcmeSite, judge: Judge) -> None:
     """A crontab job runs the renewal at least daily (the guide: 0 3 * * *)."""
     crontab = prodcheck_acme.crontab
     try:
         text = crontab.read()
     except ProdcheckError as exc:
-        result = prodcheck_evidence.check(CheckResult.errored("acme.renewal-scheduled", str(exc)))
+        result = CheckResult.errored("acme.renewal-scheduled", str(exc))
     else:
-        result = prodcheck_evidence.check(
-            checks.check_renewal_scheduled(text, source=crontab.description)
-        )
-    assert result.ok, result.message
+        result = checks.check_renewal_scheduled(text, source=crontab.description)
+    judge(result)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,7 +32,11 @@ from pytest_prodcheck.backup.retention import apply_prune, plan_prune
 from pytest_prodcheck.backup.s3 import S3Store
 from pytest_prodcheck.backup.schedule import CrontabBackend, FileCrontab, backend_from, install_job
 from pytest_prodcheck.backup.settings import BackupConfig, backup_config_for_stack
-from pytest_prodcheck.stack.endpoints import MissingEndpoint
+from pytest_prodcheck.config import Settings
+from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
+
+if TYPE_CHECKING:
+    from suites.conftest import Judge
 
 pytestmark = [pytest.mark.backups]
 
@@ -59,7 +63,8 @@ def _prepare_local(cfg: BackupConfig) -> tuple[CrontabBackend, S3Store | None]:
 
     store = S3Store(cfg.s3) if cfg.s3 is not None else None
     now = utc_now()
-    for kind in ("main", "ai"):
+    kinds: tuple[Kind, ...] = ("main", "ai")
+    for kind in kinds:
         target = cfg.main if kind == "main" else cfg.ai
         if target is None:
             continue
@@ -79,8 +84,10 @@ def _prepare_local(cfg: BackupConfig) -> tuple[CrontabBackend, S3Store | None]:
 
 
 @pytest.fixture(scope="session")
-def prodcheck_backups(prodcheck_stack: Any, prodcheck_settings: Any) -> Iterator[BackupSite]:
-    if prodcheck_stack.target in ("local", "docker"):  # a stack prodcheck runs itself
+def prodcheck_backups(
+    prodcheck_stack: Endpoints, prodcheck_settings: Settings
+) -> Iterator[BackupSite]:
+    if prodcheck_stack.target in ("local", "docker"):
         from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 
         work = make_tempdir("backups-")
@@ -99,12 +106,11 @@ def prodcheck_backups(prodcheck_stack: Any, prodcheck_settings: Any) -> Iterator
 @pytest.mark.smoke
 @pytest.mark.checklist("backups.test-script", "backups.monitoring")
 @pytest.mark.parametrize("kind", ["main", "ai"])
-def test_latest_backup_is_fresh(kind: Kind, prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+def test_latest_backup_is_fresh(kind: Kind, prodcheck_backups: BackupSite, judge: Judge) -> None:
     """The newest backup of each database is younger than [backup] max_age_hours (26 h)."""
     prodcheck_backups.require(kind)
     cfg = prodcheck_backups.config
-    result = prodcheck_evidence.check(checks.check_freshness(cfg.dir, kind, cfg.max_age_hours))
-    assert result.ok, result.message or result.observed
+    judge(checks.check_freshness(cfg.dir, kind, cfg.max_age_hours))
 
 
 @pytest.mark.smoke
@@ -112,42 +118,32 @@ def test_latest_backup_is_fresh(kind: Kind, prodcheck_backups: BackupSite, prodc
     "backups.restore-procedure", "testing.backup-restore", "predeploy.disaster-recovery"
 )
 @pytest.mark.parametrize("kind", ["main", "ai"])
-def test_latest_backup_restores(kind: Kind, prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+def test_latest_backup_restores(kind: Kind, prodcheck_backups: BackupSite, judge: Judge) -> None:
     """Integrity + a restore drill of the newest backup into a scratch database."""
     prodcheck_backups.require(kind)
     cfg = prodcheck_backups.config
-    result = prodcheck_evidence.check(
-        checks.check_restore_drill(cfg.dir, kind, cfg.admin_for(kind), cfg.pg_bindir)
-    )
-    assert result.ok, result.message or result.observed
+    judge(checks.check_restore_drill(cfg.dir, kind, cfg.admin_for(kind), cfg.pg_bindir))
 
 
 @pytest.mark.checklist("backups.s3-storage")
 @pytest.mark.parametrize("kind", ["main", "ai"])
-def test_s3_copy_identical(kind: Kind, prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+def test_s3_copy_identical(kind: Kind, prodcheck_backups: BackupSite, judge: Judge) -> None:
     """The newest backup has a byte-identical, server-side encrypted copy in S3."""
     prodcheck_backups.require(kind)
     if prodcheck_backups.store is None:
         raise MissingEndpoint("S3 is not configured: set [s3] bucket or AWS_BACKUP_BUCKET")
-    result = prodcheck_evidence.check(
-        checks.check_s3_copy(prodcheck_backups.config.dir, kind, prodcheck_backups.store)
-    )
-    assert result.ok, result.message or result.observed
+    judge(checks.check_s3_copy(prodcheck_backups.config.dir, kind, prodcheck_backups.store))
 
 
 @pytest.mark.checklist("backups.automated", "predeploy.backup-schedule")
-def test_backup_schedule_installed(prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+def test_backup_schedule_installed(prodcheck_backups: BackupSite, judge: Judge) -> None:
     """A backup job is installed and runs at least every max_age_hours."""
     cfg = prodcheck_backups.config
-    result = prodcheck_evidence.check(
-        checks.check_schedule(prodcheck_backups.crontab, cfg.max_age_hours)
-    )
-    assert result.ok, result.message or result.observed
+    judge(checks.check_schedule(prodcheck_backups.crontab, cfg.max_age_hours))
 
 
 @pytest.mark.checklist("backups.retention")
-def test_retention_applied(prodcheck_backups: BackupSite, prodcheck_evidence: Any):
+def test_retention_applied(prodcheck_backups: BackupSite, judge: Judge) -> None:
     """Retention is configured and no backup older than retain_days lingers."""
     cfg = prodcheck_backups.config
-    result = prodcheck_evidence.check(checks.check_retention(cfg.dir, cfg.retain_days))
-    assert result.ok, result.message or result.observed
+    judge(checks.check_retention(cfg.dir, cfg.retain_days))

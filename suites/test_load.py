@@ -13,14 +13,20 @@ Per-run reports: ``<report_dir>/load/<profile>-<UTC time>/`` (Locust HTML/CSV/JS
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ProdcheckError
 from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.evidence import EvidenceRecorder
 from pytest_prodcheck.load.api import LoadOutcome, execute, plan_load, target_from_endpoints
 from pytest_prodcheck.load.runner import Progress, exclusive_load
+from pytest_prodcheck.stack.endpoints import Endpoints
+
+if TYPE_CHECKING:
+    from suites.conftest import Judge
 
 # the prodcheck plugin registers ``xdist_group`` too, so the mark is valid with -p no:xdist
 pytestmark = [pytest.mark.load, pytest.mark.xdist_group("prodcheck-load")]
@@ -28,8 +34,8 @@ pytestmark = [pytest.mark.load, pytest.mark.xdist_group("prodcheck-load")]
 
 @pytest.fixture
 def load_outcome(
-    request: pytest.FixtureRequest, prodcheck_stack: Any, prodcheck_settings: Any,
-    prodcheck_evidence: Any,
+    request: pytest.FixtureRequest, prodcheck_stack: Endpoints, prodcheck_settings: Settings,
+    prodcheck_evidence: EvidenceRecorder,
 ) -> LoadOutcome:  # fmt: skip
     """Runs the requesting test's profile (``test_load_<profile>``) during setup.
 
@@ -84,40 +90,41 @@ def load_outcome(
     return outcome
 
 
-def _judge(outcome: LoadOutcome) -> None:
-    lines = "\n".join(outcome.lines())
-    assert outcome.ok, f"load thresholds failed:\n{lines}"
+def _judge(outcome: LoadOutcome, judge: Judge) -> None:
+    """The run's verdicts are recorded by ``load_outcome``; fail with the threshold table."""
+    __tracebackhide__ = True
+    judge.summary(outcome.ok, "load thresholds failed:", outcome.lines())
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("testing.smoke")
-def test_load_smoke(load_outcome):
+def test_load_smoke(load_outcome: LoadOutcome, judge: Judge) -> None:
     """Smoke: 10 users, 2 minutes; the guide's thresholds."""
-    _judge(load_outcome)
+    _judge(load_outcome, judge)
 
 
 @pytest.mark.baseline
 @pytest.mark.checklist("testing.baseline-load", "predeploy.load-baseline")
-def test_load_baseline(load_outcome):
+def test_load_baseline(load_outcome: LoadOutcome, judge: Judge) -> None:
     """Baseline: 50 users, 10 minutes; its summary.json is the baseline of this release."""
-    _judge(load_outcome)
+    _judge(load_outcome, judge)
 
 
 @pytest.mark.stress
 @pytest.mark.checklist("testing.stress")
-def test_load_stress(load_outcome):
+def test_load_stress(load_outcome: LoadOutcome, judge: Judge) -> None:
     """Stress: 200 users, 15 minutes."""
-    _judge(load_outcome)
+    _judge(load_outcome, judge)
 
 
 @pytest.mark.spike
 @pytest.mark.checklist("testing.stress")
-def test_load_spike(load_outcome):
+def test_load_spike(load_outcome: LoadOutcome, judge: Judge) -> None:
     """Spike: 500 users arriving within 5 s, held for 5 minutes."""
-    _judge(load_outcome)
+    _judge(load_outcome, judge)
 
 
 @pytest.mark.endurance
-def test_load_endurance(load_outcome):
+def test_load_endurance(load_outcome: LoadOutcome, judge: Judge) -> None:
     """Endurance: 100 users for 60 minutes (leaks, pool exhaustion, slow degradation)."""
-    _judge(load_outcome)
+    _judge(load_outcome, judge)

@@ -14,19 +14,25 @@ provider's ``extras["app_prepared_statements"] = "disabled"``.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_prodcheck.config import Settings
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
+from pytest_prodcheck.evidence import EvidenceRecorder
 from pytest_prodcheck.probes import pooling_failover, pooling_load, pooling_overhead, postgres
 from pytest_prodcheck.probes.pgbouncer import (
-    AdminConsole,
     PgBouncerExpected,
     audit_config,
     check_prepared_statements,
     monitoring_snapshot,
     prepares_disabled_by,
 )
+from pytest_prodcheck.stack.endpoints import Endpoints
+
+if TYPE_CHECKING:
+    from suites.conftest import Judge
 
 pytestmark = [pytest.mark.pooling]
 
@@ -35,12 +41,12 @@ PGB_ADMIN = ("pgbouncer_admin_dsn", "[pgbouncer] admin_dsn")
 PG_DSN = ("postgres_dsn", "[database] dsn")
 
 
-def _admin(stack: Any) -> str:
+def _admin(stack: Endpoints) -> str:
     return str(stack.require(*PGB_ADMIN))
 
 
-def _expected(settings: Any) -> PgBouncerExpected:
-    return PgBouncerExpected.from_settings(getattr(settings, "pgbouncer", None))
+def _expected(settings: Settings) -> PgBouncerExpected:
+    return PgBouncerExpected.from_settings(settings.pgbouncer)
 
 
 # --- PgBouncer configuration (smoke) --------------------------------------------------------------
@@ -48,22 +54,24 @@ def _expected(settings: Any) -> PgBouncerExpected:
 
 @pytest.mark.smoke
 @pytest.mark.checklist("performance.pgbouncer")
-def test_pgbouncer_configuration(prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_pgbouncer_configuration(
+    prodcheck_stack: Endpoints,
+    prodcheck_settings: Settings,
+    prodcheck_evidence: EvidenceRecorder,
+    judge: Judge,
+) -> None:
     """SHOW CONFIG / SHOW DATABASES match the guide's pgbouncer.ini (or [pgbouncer] overrides)."""
     with AdminConsole(_admin(prodcheck_stack)) as console:
         prodcheck_evidence.record("pgbouncer version", console.version())
         results = audit_config(console.config(), console.databases(), _expected(prodcheck_settings))
-    for result in results:
-        prodcheck_evidence.check(result)
-    failed = [r.message for r in results if not r.ok]
-    assert not failed, "; ".join(failed)
+    judge.all(results)
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("performance.pgbouncer")
 def test_prepared_statements_under_transaction_pooling(
-    prodcheck_stack, prodcheck_settings, prodcheck_evidence
-):
+    prodcheck_stack: Endpoints, prodcheck_settings: Settings, judge: Judge
+) -> None:
     """PgBouncer < 1.21 (or no max_prepared_statements) breaks drivers that prepare statements.
 
     Accepted only when every client is declared to disable server-side prepares: by the target
@@ -71,18 +79,19 @@ def test_prepared_statements_under_transaction_pooling(
     e.g. ``prepare_threshold=None``) or by ``[pgbouncer] prepared_statements_disabled = true``.
     """
     declared = prepares_disabled_by(
-        prodcheck_stack.extras, bool(prodcheck_settings.pgbouncer.prepared_statements_disabled)
+        prodcheck_stack.extras, prodcheck_settings.pgbouncer.prepared_statements_disabled
     )
     with AdminConsole(_admin(prodcheck_stack)) as console:
         result = check_prepared_statements(console.version(), console.config(), declared)
-    prodcheck_evidence.check(result)
-    assert result.ok, result.message
+    judge(result)
 
 
 @pytest.mark.smoke
 @pytest.mark.monitoring
 @pytest.mark.checklist("performance.pgbouncer")
-def test_pgbouncer_monitoring_evidence(prodcheck_stack, prodcheck_evidence):
+def test_pgbouncer_monitoring_evidence(
+    prodcheck_stack: Endpoints, prodcheck_evidence: EvidenceRecorder
+) -> None:
     """The guide's monitoring commands (SHOW STATS/POOLS/CLIENTS/SERVERS), captured as evidence
     (information only: the test fails when the admin console cannot answer them)."""
     with AdminConsole(_admin(prodcheck_stack)) as console:
@@ -94,16 +103,21 @@ def test_pgbouncer_monitoring_evidence(prodcheck_stack, prodcheck_evidence):
 
 
 @pytest.mark.checklist("performance.pgbouncer")
-def test_pool_caps_the_server(prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_pool_caps_the_server(
+    prodcheck_stack: Endpoints,
+    prodcheck_settings: Settings,
+    prodcheck_evidence: EvidenceRecorder,
+    judge: Judge,
+) -> None:
     """[pgbouncer] clients (default 1000) connect at once; PostgreSQL never sees more than
     max_db_connections server connections per database and no client fails."""
-    dsns = [prodcheck_stack.require(*PGB_DSN)]
+    dsns = [str(prodcheck_stack.require(*PGB_DSN))]
     if prodcheck_stack.pgbouncer_ai_dsn:
         dsns.append(prodcheck_stack.pgbouncer_ai_dsn)
-    sampler = prodcheck_stack.postgres_dsn or prodcheck_stack.require(
-        "postgres_admin_dsn", "[database] dsn or admin_dsn"
+    sampler = prodcheck_stack.postgres_dsn or str(
+        prodcheck_stack.require("postgres_admin_dsn", "[database] dsn or admin_dsn")
     )
-    wanted = int(getattr(prodcheck_settings.pgbouncer, "clients", 1000))
+    wanted = prodcheck_settings.pgbouncer.clients
     with AdminConsole(_admin(prodcheck_stack)) as console:
         max_client_conn = int(float(console.config().get("max_client_conn", "0") or 0))
         existing = sum(
@@ -122,30 +136,31 @@ def test_pool_caps_the_server(prodcheck_stack, prodcheck_settings, prodcheck_evi
         f"{result.wall_s:.2f} s",
         "< 10 s on an idle 2-core machine (benchmark: bench/RESULTS-pooling.md)",
     )
-    check = prodcheck_evidence.check(
+    judge(
         pooling_load.check_pool_caps_server(
             result, _expected(prodcheck_settings).max_db_connections
         )
     )
-    assert check.ok, check.message
 
 
 @pytest.mark.checklist("performance.pgbouncer")
-def test_connection_overhead(prodcheck_stack, prodcheck_settings, prodcheck_evidence):
+def test_connection_overhead(
+    prodcheck_stack: Endpoints, prodcheck_settings: Settings, judge: Judge
+) -> None:
     """connect + SELECT 1 + close through PgBouncer costs >= 30 % less than direct (guide: 30-50 %)."""
     result = pooling_overhead.measure_overhead(
         prodcheck_stack.require(*PG_DSN), prodcheck_stack.require(*PGB_DSN), n=200
     )
-    minimum = float(getattr(prodcheck_settings.pgbouncer, "overhead_min_reduction", 30.0))
-    check = prodcheck_evidence.check(pooling_overhead.check_overhead(result, minimum))
-    assert check.ok, check.message
+    judge(
+        pooling_overhead.check_overhead(result, prodcheck_settings.pgbouncer.overhead_min_reduction)
+    )
 
 
 # --- PostgreSQL hygiene (smoke) -------------------------------------------------------------------
 
 
-def _password_targets(stack: Any) -> list[postgres.LoginTarget]:
-    targets = []
+def _password_targets(stack: Endpoints) -> list[postgres.LoginTarget]:
+    targets: list[postgres.LoginTarget] = []
     pg = stack.postgres_dsn or stack.postgres_admin_dsn
     if pg:
         targets.append(postgres.login_target("PostgreSQL", pg))
@@ -161,44 +176,36 @@ def _password_targets(stack: Any) -> list[postgres.LoginTarget]:
 @pytest.mark.smoke
 @pytest.mark.security
 @pytest.mark.checklist("security.default-passwords")
-def test_default_passwords_refused(prodcheck_stack, prodcheck_evidence):
+def test_default_passwords_refused(prodcheck_stack: Endpoints, judge: Judge) -> None:
     """postgres/postgres, postgres/password, user = password … are refused everywhere."""
-    result = prodcheck_evidence.check(
-        postgres.check_default_passwords(_password_targets(prodcheck_stack))
-    )
-    assert result.ok, result.message
+    judge(postgres.check_default_passwords(_password_targets(prodcheck_stack)))
 
 
 @pytest.mark.smoke
 @pytest.mark.security
 @pytest.mark.checklist("predeploy.strong-passwords")
-def test_configured_passwords_are_strong(prodcheck_stack, prodcheck_evidence):
+def test_configured_passwords_are_strong(prodcheck_stack: Endpoints, judge: Judge) -> None:
     """Every database password the checks were given is >= 12 chars, not a default, not the user."""
-    keys = {
-        "postgres_admin_dsn": "[database] admin_dsn",
-        "postgres_dsn": "[database] dsn",
-        "postgres_ai_dsn": "[database] ai_dsn",
-        "pgbouncer_dsn": "[pgbouncer] dsn",
-        "pgbouncer_admin_dsn": "[pgbouncer] admin_dsn",
+    stack = prodcheck_stack
+    configured = {
+        "[database] admin_dsn": stack.postgres_admin_dsn,
+        "[database] dsn": stack.postgres_dsn,
+        "[database] ai_dsn": stack.postgres_ai_dsn,
+        "[pgbouncer] dsn": stack.pgbouncer_dsn,
+        "[pgbouncer] admin_dsn": stack.pgbouncer_admin_dsn,
     }
-    dsns = {
-        key: getattr(prodcheck_stack, name)
-        for name, key in keys.items()
-        if getattr(prodcheck_stack, name)
-    }
-    dsns = {k: v for k, v in dsns.items() if postgres.dsn_parts(v).get("password")}
+    dsns = {k: v for k, v in configured.items() if v and postgres.dsn_parts(v).get("password")}
     if not dsns:
-        prodcheck_stack.require(*PG_DSN)
-    result = prodcheck_evidence.check(postgres.check_password_strength(dsns))
-    assert result.ok, result.message
+        stack.require(*PG_DSN)
+    judge(postgres.check_password_strength(dsns))
 
 
 @pytest.mark.smoke
 @pytest.mark.security
 @pytest.mark.checklist("security.user-permissions")
-def test_app_role_is_least_privileged(prodcheck_stack, prodcheck_evidence):
+def test_app_role_is_least_privileged(prodcheck_stack: Endpoints, judge: Judge) -> None:
     """The app's role is no superuser, has no server-wide powers, owns only its databases."""
-    dsn = prodcheck_stack.require(*PG_DSN)
+    dsn = str(prodcheck_stack.require(*PG_DSN))
     app_dsns = (
         dsn,
         prodcheck_stack.postgres_ai_dsn,
@@ -206,36 +213,33 @@ def test_app_role_is_least_privileged(prodcheck_stack, prodcheck_evidence):
         prodcheck_stack.pgbouncer_ai_dsn,
     )
     dbs = sorted({postgres.dsn_parts(d).get("dbname", "") for d in app_dsns if d})
-    result = prodcheck_evidence.check(postgres.check_app_role(dsn, app_databases=dbs))
-    assert result.ok, result.message
+    judge(postgres.check_app_role(dsn, app_databases=dbs))
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("performance.pgbouncer")
-def test_app_connects_through_pgbouncer(prodcheck_stack, prodcheck_evidence):
+def test_app_connects_through_pgbouncer(prodcheck_stack: Endpoints, judge: Judge) -> None:
     """The app's DATABASE_URL points at PgBouncer (and PgBouncer lists the connection)."""
-    app_dsn = prodcheck_stack.extras.get("app_database_url") or prodcheck_stack.require(*PGB_DSN)
-    result = prodcheck_evidence.check(
-        postgres.check_app_via_pgbouncer(app_dsn, prodcheck_stack.pgbouncer_admin_dsn)
+    app_dsn = prodcheck_stack.extras.get("app_database_url") or str(
+        prodcheck_stack.require(*PGB_DSN)
     )
-    assert result.ok, result.message
+    judge(postgres.check_app_via_pgbouncer(app_dsn, prodcheck_stack.pgbouncer_admin_dsn))
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("performance.db-indexes")
-def test_large_tables_use_indexes(prodcheck_stack, prodcheck_evidence):
+def test_large_tables_use_indexes(prodcheck_stack: Endpoints, judge: Judge) -> None:
     """No table of >= 10000 rows is read by sequential scans more often than through an index."""
-    dsns = [prodcheck_stack.require(*PG_DSN)]
+    dsns = [str(prodcheck_stack.require(*PG_DSN))]
     if prodcheck_stack.postgres_ai_dsn:
         dsns.append(prodcheck_stack.postgres_ai_dsn)
-    result = prodcheck_evidence.check(postgres.check_seq_scans(dsns))
-    assert result.ok, result.message
+    judge(postgres.check_seq_scans(dsns))
 
 
 # --- failover (local target) ----------------------------------------------------------------------
 
 
-def _flush_stale_shop_connections(stack: Any) -> None:
+def _flush_stale_shop_connections(stack: Endpoints) -> None:
     """After PgBouncer restarted, the shop's pooled connections are dead: let /health discard them
     so later suites do not see one failed request per stale connection."""
     import requests
@@ -257,7 +261,7 @@ def _flush_stale_shop_connections(stack: Any) -> None:
 
 
 @pytest.mark.checklist("testing.failover")
-def test_pgbouncer_restart_loses_nothing(prodcheck_stack, prodcheck_evidence):
+def test_pgbouncer_restart_loses_nothing(prodcheck_stack: Endpoints, judge: Judge) -> None:
     """PgBouncer restarted mid-traffic: no committed transaction lost, every client recovers.
 
     The restart is what ``systemctl restart pgbouncer`` does, through the stack's own handle
@@ -278,5 +282,4 @@ def test_pgbouncer_restart_loses_nothing(prodcheck_stack, prodcheck_evidence):
         )
     finally:
         _flush_stale_shop_connections(prodcheck_stack)
-    check = prodcheck_evidence.check(pooling_failover.check_failover(result))
-    assert check.ok, check.message
+    judge(pooling_failover.check_failover(result))

@@ -24,7 +24,8 @@ from typing import Any
 
 from pytest_prodcheck import acme
 from pytest_prodcheck.acme.checks import ServedCertificate, fetch_served
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca, write_pem
 from pytest_prodcheck.stack.nginx import NginxOptions, NginxServer
 from pytest_prodcheck.stack.pebble import PebbleServer

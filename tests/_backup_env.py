@@ -21,13 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_prodcheck.backup.dsn import PgTarget
-from pytest_prodcheck.core.proc import (
-    ManagedProcess,
-    free_port,
-    make_tempdir,
-    remove_tempdir,
-    wait_port,
-)
+from pytest_prodcheck.core.ports import free_port, wait_port
+from pytest_prodcheck.core.proc import ManagedProcess, make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.postgres import PostgresServer, temporary_server
 from pytest_prodcheck.stack.s3 import S3Server
 

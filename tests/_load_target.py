@@ -195,7 +195,8 @@ def tls_nginx(upstream: str) -> tuple[Any, str, str, str]:
 
     Returns ``(server, https_url_by_address, http_json_url, ca_pem_path)``; ``server.stop()``.
     """
-    from pytest_prodcheck.core.proc import free_port, make_tempdir
+    from pytest_prodcheck.core.ports import free_port
+    from pytest_prodcheck.core.proc import make_tempdir
     from pytest_prodcheck.stack.certs import issue_leaf, make_ca, write_pem
     from pytest_prodcheck.stack.nginx import NginxServer
 

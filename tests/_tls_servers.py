@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir, wait_port
+from pytest_prodcheck.core.ports import free_port, wait_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.probes.tls.target import SiteTarget
 from pytest_prodcheck.stack.certs import (
     CA,

@@ -13,7 +13,8 @@ from pytest_prodcheck import acme
 from pytest_prodcheck.acme.client import _raise_from_problem, _short, generate_key
 from pytest_prodcheck.acme.service import dry_run_directory
 from pytest_prodcheck.core.errors import ConfigError
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.pebble import PebbleServer
 
 

@@ -15,7 +15,8 @@ import pytest
 from pytest_prodcheck import acme
 from pytest_prodcheck.acme.certinfo import cert_info
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.nginx import NginxServer
 from pytest_prodcheck.stack.pebble import PebbleServer
 from tests._acme_env import DOMAIN, NAMES, AcmeEnv, RateLimitingCA

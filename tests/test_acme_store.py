@@ -1,4 +1,4 @@
-"""Lineage store: atomic writes, modes, archive versions, restore, renewal configs."""
+"""Lineage store: modes, archive versions, restore, renewal configs (writes: test_core_files)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from pytest_prodcheck.acme.errors import AcmeError
-from pytest_prodcheck.acme.store import LineageStore, RenewalConfig, write_atomic
+from pytest_prodcheck.acme.store import LineageStore, RenewalConfig
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.proc import make_tempdir
 
@@ -48,14 +48,6 @@ def test_restore_of_first_install_removes_live(store: LineageStore) -> None:
     snap = store.install("shop.test", b"C", b"K")
     store.restore("shop.test", snap)
     assert store.read("shop.test") is None
-
-
-def test_write_atomic_replaces_inode(store: LineageStore) -> None:
-    path = store.root / "x.pem"
-    write_atomic(path, b"one", 0o600)
-    inode = path.stat().st_ino
-    write_atomic(path, b"two", 0o600)
-    assert path.read_bytes() == b"two" and path.stat().st_ino != inode
 
 
 def test_renewal_config_round_trip_and_corruption(store: LineageStore) -> None:

@@ -16,7 +16,9 @@ from tests._acme_env import DOMAIN, NAMES, AcmeEnv
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_acme.py"
 
+SUITE_CONFTEST = SUITE.with_name("conftest.py")  # the suites' own fixtures (judge, …)
 CONFTEST = """
+pytest_plugins = ["suite_conftest"]
 import json, os
 import pytest
 from pytest_prodcheck.stack.endpoints import Endpoints
@@ -67,6 +69,7 @@ def _endpoints(env: AcmeEnv, **override: object) -> str:
 
 
 def _run(pytester: pytest.Pytester, env: AcmeEnv, **override: object) -> dict[str, str]:
+    pytester.makepyfile(suite_conftest=SUITE_CONFTEST.read_text())
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_acme=SUITE.read_text())
     with pytest.MonkeyPatch.context() as mp:

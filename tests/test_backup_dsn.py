@@ -1,15 +1,14 @@
-"""DSN parsing, masking, PGPASSFILE handling, connection errors."""
+"""PgTarget parsing and masking, the child environment (no password file), connection errors."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from pytest_prodcheck.backup.dsn import PgTarget, child_env, find_bindir, tool
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 
 
 def test_parse_and_mask():
@@ -21,13 +20,26 @@ def test_parse_and_mask():
         "p@ss:w",
         "ecommerce",
     )
-    assert "p@ss" not in t.masked and "p%40ss" not in t.masked
-    assert t.masked == "postgresql://app:***@db.example:6543/ecommerce?sslmode=require"
+    assert "p@ss" not in t.masked() and "p%40ss" not in t.masked()
+    assert t.masked() == "postgresql://app:***@db.example:6543/ecommerce?sslmode=require"
     assert t.url_without_password == "postgresql://app@db.example:6543/ecommerce?sslmode=require"
     assert "p%40ss" in t.dsn
     assert t.with_db("ai").dbname == "ai"
     assert "p@ss:w" not in repr(t)
     assert t.mask("error for p@ss:w") == "error for ***"
+
+
+def test_key_value_dsn_and_defaults():
+    t = PgTarget.from_dsn("dbname=ecommerce password='se cret'", source="DATABASE_URL")
+    assert (t.host, t.port, t.user, t.password, t.dbname) == (
+        "127.0.0.1",
+        5432,
+        "postgres",
+        "se cret",
+        "ecommerce",
+    )
+    assert t == PgTarget.from_dsn("postgresql://postgres:se%20cret@127.0.0.1/ecommerce")
+    assert isinstance(t.with_db("ai"), PgTarget) and t.with_db("ai").source == "DATABASE_URL"
 
 
 @pytest.mark.parametrize(
@@ -37,26 +49,31 @@ def test_parse_and_mask():
         ("mysql://a:b@h/db", "not a postgresql:// URL"),
         ("postgresql://a:b@h:5432", "names no database"),
         ("postgresql://a:b@h:99999/db", "invalid port"),
+        ("host=h user=a password=b", "names no database"),
+        ("host=h password=b dbname", "is malformed"),
     ],
 )
 def test_bad_dsn_is_config_error(dsn: str, match: str):
     with pytest.raises(ConfigError, match=match) as info:
         PgTarget.from_dsn(dsn, source="[database] dsn")
-    assert ":b@" not in str(info.value)
+    assert ":b@" not in str(info.value) and "password=b" not in str(info.value)
 
 
-def test_pgpassfile_is_private_and_removed():
+def test_child_env_passes_the_password_in_the_environment_only(tmp_path: Path, monkeypatch):
     t = PgTarget.from_dsn("postgresql://app:se:cr\\et@127.0.0.1:5432/db")
-    os.environ["PGPASSWORD"] = "leak"
-    try:
-        with child_env(t) as env:
-            path = Path(env["PGPASSFILE"])
-            assert (path.stat().st_mode & 0o777) == 0o600
-            assert path.read_text() == "127.0.0.1:5432:*:app:se\\:cr\\\\et\n"
-            assert "PGPASSWORD" not in env
-    finally:
-        del os.environ["PGPASSWORD"]
-    assert not path.exists()
+    monkeypatch.setenv("PGPASSWORD", "leak")
+    monkeypatch.setenv("PGPASSFILE", "/elsewhere/.pgpass")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    with child_env(t) as env:
+        assert env["PGPASSWORD"] == "se:cr\\et"
+        assert "PGPASSFILE" not in env and env["PGUSER"] == "app"
+        assert list(tmp_path.iterdir()) == []  # nothing on disk that a SIGKILL could leave
+    assert "se:cr" not in t.url_without_password
+
+
+def test_no_password_no_pgpassword():
+    with child_env(PgTarget.from_dsn("postgresql://app@127.0.0.1/db")) as env:
+        assert "PGPASSWORD" not in env
 
 
 def test_unreachable_database():

@@ -20,7 +20,8 @@ import pytest
 
 from pytest_prodcheck.backup.dump import dump_database
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from tests._backup_env import BackupEnv, cli_env, denying_s3, run_cli
 
 BAD = "main_db_20250102_000000.sql.gz"  # the damaged file sits among the good backups

@@ -1,4 +1,4 @@
-"""Naming, manifest round trip, atomic 0600 writes, catalog listing."""
+"""Naming, manifest round trip, catalog listing (atomic writes: test_core_files.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pytest_prodcheck.backup.naming import (
 )
 from pytest_prodcheck.backup.scan import TableStat
 from pytest_prodcheck.core.errors import ConfigError, ToolError
-from pytest_prodcheck.core.files import atomic_file, ensure_dir, temp_path, write_text_atomic
+from pytest_prodcheck.core.files import ensure_dir
 
 WHEN = datetime(2025, 1, 28, 12, 0, tzinfo=UTC)
 
@@ -54,7 +54,6 @@ def test_names_follow_the_guide():
     p = Path("d/main_db_20250128_120000.sql.gz")
     assert sha256_path(p).name.endswith(".sql.gz.sha256")
     assert manifest_path(p).name.endswith(".sql.gz.manifest.json")
-    assert parse_name(temp_path(p).name) is None
 
 
 def test_manifest_round_trip_and_verification(tmp_path: Path):
@@ -73,21 +72,6 @@ def test_corrupt_manifest_is_a_clear_error(tmp_path: Path):
     manifest_path(backup).write_text("{not json")
     with pytest.raises(ToolError, match="is corrupt"):
         read_manifest(backup)
-
-
-def test_atomic_file_is_0600_and_leaves_nothing_on_error(tmp_path: Path):
-    target = tmp_path / "f.bin"
-    with atomic_file(target) as fh:
-        fh.write(b"data")
-        assert not target.exists() and temp_path(target).exists()
-    assert target.read_bytes() == b"data"
-    assert (target.stat().st_mode & 0o777) == 0o600
-    with pytest.raises(RuntimeError), atomic_file(tmp_path / "g.bin") as fh:
-        fh.write(b"x")
-        raise RuntimeError("boom")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
-    write_text_atomic(target, "new")
-    assert target.read_text() == "new"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")

@@ -11,9 +11,7 @@ import pytest
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
 from pytest_prodcheck.backup.s3 import S3Config, S3Store, local_etag
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import (
-    free_port,
-)
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.stack.s3 import S3Server
 from tests._backup_env import denying_s3, start_s3, stop_s3
 

@@ -16,7 +16,9 @@ from tests._backup_env import BackupEnv, start_s3, stop_s3
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_backups.py"
 
+SUITE_CONFTEST = SUITE.with_name("conftest.py")  # the suites' own fixtures (judge, …)
 CONFTEST = """
+pytest_plugins = ["suite_conftest"]
 import json, os
 import pytest
 from pytest_prodcheck.stack.endpoints import Endpoints, S3Endpoint
@@ -75,6 +77,7 @@ def _outcomes(result: pytest.RunResult) -> dict[str, str]:
 
 def test_suite_passes_on_the_embedded_stack(pytester, env, s3, monkeypatch):
     monkeypatch.setenv("BACKUP_SUITE_ENDPOINTS", _endpoints(env, s3, "local"))
+    pytester.makepyfile(suite_conftest=SUITE_CONFTEST.read_text())
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_backups=SUITE.read_text())
     result = pytester.runpytest("-v", "-p", "no:cacheprovider")
@@ -113,6 +116,7 @@ def test_suite_fails_on_a_stale_deployment(pytester, env, s3, monkeypatch):
     (pytester.path / "crontab").write_text("")
     monkeypatch.setenv("PRODCHECK_CRONTAB_FILE", str(pytester.path / "crontab"))
     pytester.makefile(".toml", prodcheck='[backup]\ndir = "backups"\n')
+    pytester.makepyfile(suite_conftest=SUITE_CONFTEST.read_text())
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_backups=SUITE.read_text())
     result = pytester.runpytest("-v", "-p", "no:cacheprovider")

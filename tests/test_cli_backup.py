@@ -14,7 +14,7 @@ import pytest
 
 from pytest_prodcheck.backup.catalog import latest_backup, list_backups
 from pytest_prodcheck.backup.naming import manifest_path, sha256_path
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.stack.s3 import S3Server
 from tests._backup_env import PRODCHECK, BackupEnv, start_s3, stop_s3
 from tests._backup_env import cli_env as _env

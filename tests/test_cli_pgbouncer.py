@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from pytest_prodcheck import cli
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from pytest_prodcheck import cli
 from pytest_prodcheck.acme.certinfo import cert_info
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.pebble import PebbleServer
 from tests._acme_env import DOMAIN, NAMES, AcmeEnv, RateLimitingCA
 

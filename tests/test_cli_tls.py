@@ -14,7 +14,7 @@ import pytest
 
 from pytest_prodcheck import cli
 from pytest_prodcheck.commands import tls as tls_command
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.probes.tls import SiteTarget
 from pytest_prodcheck.probes.tls_site import CHECK_IDS
 from tests._tls_servers import Lab
@@ -175,3 +175,15 @@ def test_no_tls_on_the_https_port_exits_3_with_one_line(lab, capsys):
     assert code == 3 and out == ""
     assert err.startswith(f"prodcheck: error: cannot reach {url} (127.0.0.1): ")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_list_prints_the_table(capsys):
+    assert cli.main(["tls", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out[:-1]] == list(CHECK_IDS)
+    assert "performance.gzip" in next(line for line in out if line.startswith("http.gzip "))
+    assert out[-1] == f"{len(CHECK_IDS)} checks"
+    assert cli.main(["tls", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["checks"]
+    assert [r["id"] for r in rows] == list(CHECK_IDS)
+    assert next(r for r in rows if r["id"] == "tls.ocsp-stapling")["markers"] == ["tls"]

@@ -84,6 +84,20 @@ def test_env_expansion_and_literal_dollar(tmp_path: Path) -> None:
     assert s.secrets() == ["s3cr3t"]
 
 
+def test_key_value_dsns_are_accepted_like_urls(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[database]\ndsn = \"host=db port=5432 dbname=ecommerce user=app password='${DB_PW}'\"\n",
+    )
+    s = load_settings(path, {}, {"DB_PW": "s3cr3t x"})
+    assert s.database.dsn == "host=db port=5432 dbname=ecommerce user=app password='s3cr3t x'"
+    assert s.secrets() == ["s3cr3t x"]
+    msg = error_of(None, {"database.dsn": "host=db user=app password=hunter22"})
+    assert "database.dsn" in msg and "names no database" in msg and "hunter22" not in msg
+    msg = error_of(None, {"database.dsn": "dbname=db password=hunter22"})
+    assert "names no host" in msg and "hunter22" not in msg
+
+
 def test_missing_env_var_names_key_and_variable(tmp_path: Path) -> None:
     path = write(tmp_path, '[pgbouncer]\ndsn = "postgresql://app:${PGB_PW}@h:6432/ecommerce"\n')
     msg = error_of(path)

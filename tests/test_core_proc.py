@@ -1,4 +1,4 @@
-"""stack/_proc.py: temp dirs, ports, process groups, the reaper."""
+"""core/proc.py: temp dirs, managed processes, process groups, PDEATHSIG, the reaper."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 from pytest_prodcheck.core import proc as _proc
-from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import ToolError
 from pytest_prodcheck.core.proc import (
     ManagedProcess,
-    free_port,
+    ProcessGroup,
+    die_with_parent_preexec,
     make_tempdir,
     reap_leftovers,
     remove_tempdir,
     service_account,
-    wait_port,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,14 +55,6 @@ def test_make_tempdir_is_traversable_and_removed() -> None:
         assert d.parent == Path("/dev/shm")
     remove_tempdir(d)
     assert not d.exists()
-
-
-def test_free_port_is_bindable() -> None:
-    import socket
-
-    port = free_port()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="service accounts only matter as root")
@@ -113,17 +105,6 @@ def test_start_failure_is_one_line() -> None:
         ManagedProcess("nothing").start(["/no/such/binary"])
 
 
-def test_wait_port_times_out_and_notices_dead_process(tmp_path: Path) -> None:
-    port = free_port()
-    with pytest.raises(TargetUnreachable, match="did not accept connections"):
-        wait_port("127.0.0.1", port, timeout=0.1)
-    proc = ManagedProcess("quitter").start(
-        ["sh", "-c", "echo boom >&2; exit 3"], log_path=tmp_path / "log"
-    )
-    with pytest.raises(ToolError, match=r"quitter exited before listening.*boom"):
-        wait_port("127.0.0.1", port, timeout=5, proc=proc)
-
-
 _CHILD = textwrap.dedent(
     """
     import sys, time
@@ -136,15 +117,18 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _run_child(pdeathsig: bool) -> tuple[subprocess.Popen[str], int, Path]:
+def _script(code: str) -> tuple[subprocess.Popen[str], str]:
+    """Run ``code`` in a fresh interpreter; return it and the first line it prints."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD.format(pdeathsig=pdeathsig)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     assert child.stdout is not None
-    pid_s, tmp = child.stdout.readline().split()
+    return child, child.stdout.readline()
+
+
+def _run_child(pdeathsig: bool) -> tuple[subprocess.Popen[str], int, Path]:
+    child, line = _script(_CHILD.format(pdeathsig=pdeathsig))
+    pid_s, tmp = line.split()
     return child, int(pid_s), Path(tmp)
 
 
@@ -232,3 +216,97 @@ def test_reaper_sweeps_old_unrecorded_tempdirs_only() -> None:
         for path in (orphan, young):
             shutil.rmtree(path, ignore_errors=True)
         remove_tempdir(recorded)
+
+
+# --------------------------------------------------------------------------------------------
+# die_with_parent_preexec, ProcessGroup
+# --------------------------------------------------------------------------------------------
+
+
+def test_die_with_parent_preexec_only_on_the_main_thread() -> None:
+    import threading
+
+    assert callable(die_with_parent_preexec())
+    seen: list[object] = []
+    t = threading.Thread(target=lambda: seen.append(die_with_parent_preexec()))
+    t.start()
+    t.join()
+    assert seen == [None]  # a thread's children would die with that thread
+
+
+_STUBBORN = (
+    "import signal,subprocess,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "p=subprocess.Popen(['sleep','60']); print(p.pid, flush=True); time.sleep(60)"
+)
+
+
+def test_process_group_shares_one_group_and_terminate_escalates(tmp_path: Path) -> None:
+    group = ProcessGroup("pair")
+    with open(tmp_path / "log", "wb") as log:
+        leader = group.spawn("leader", [sys.executable, "-c", _STUBBORN], stdout=log)
+        helper = group.spawn("helper", ["sleep", "60"])
+    assert group.pgid == leader.pid == os.getpgid(helper.pid)
+    assert str(group.pgid) in {p.name.split("-", 1)[1] for p in _proc._run_dir().glob("proc-*")}
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "log").read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    grandchild = int((tmp_path / "log").read_text().split()[0])
+    assert not group.all_exited()
+    started = time.monotonic()
+    group.terminate(grace=0.3)
+    assert time.monotonic() - started < 5
+    assert (leader.rc, helper.rc) == (-signal.SIGKILL, -signal.SIGTERM)
+    assert leader.wall_s > 0 and leader.cpu_s >= 0
+    assert _wait_gone(grandchild)  # a straggler in the group goes before the leader is reaped
+    assert group.pgid not in _proc._groups
+    assert not any(_proc._run_dir().glob(f"proc-{group.pgid}"))
+    group.terminate()  # idempotent
+
+
+def test_process_group_start_failure_is_one_line() -> None:
+    with pytest.raises(ToolError, match="cannot start nothing"):
+        ProcessGroup("nothing").spawn("x", ["/no/such/binary"])
+
+
+_GROUP_CHILD = textwrap.dedent(
+    """
+    import sys, threading, time
+    from pytest_prodcheck.core.proc import ProcessGroup, ensure_registry
+    ensure_registry()
+    group = ProcessGroup("sleepers")
+    spawn = lambda: group.spawn("sleeper", ["sleep", "60"])
+    if {from_thread}:  # no PDEATHSIG from a thread: only the registry can catch it
+        t = threading.Thread(target=spawn); t.start(); t.join()
+    else:
+        spawn()
+    print(group.members[0].pid, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def _run_group_child(from_thread: bool) -> tuple[subprocess.Popen[str], int]:
+    child, line = _script(_GROUP_CHILD.format(from_thread=from_thread))
+    return child, int(line)
+
+
+def test_process_group_dies_with_a_sigterm_or_sigkill_of_its_parent() -> None:
+    child, member = _run_group_child(from_thread=False)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(10) == -signal.SIGTERM
+    assert _wait_gone(member)
+    child, member = _run_group_child(from_thread=False)
+    child.kill()
+    child.wait(10)
+    assert _wait_gone(member), "PDEATHSIG: the group dies with a SIGKILLed parent"
+    reap_leftovers()  # tidy the pidfile dir
+
+
+def test_process_group_of_a_sigkilled_run_is_reaped_by_the_next() -> None:
+    child, member = _run_group_child(from_thread=True)
+    child.kill()
+    child.wait(10)
+    assert _alive(member)
+    reaped = reap_leftovers()
+    assert any(f"killed sleepers (group {member})" in line for line in reaped), reaped
+    assert _wait_gone(member)

@@ -16,6 +16,13 @@ from pytest_prodcheck.core.secrets import mask_dsn, mask_text
         ("posgres:/app:hunter2secret@/x", "posgres:/app:***@/x"),
         ("postgresql://app@h/db", "postgresql://app@h/db"),
         ("listening on 127.0.0.1:5432", "listening on 127.0.0.1:5432"),
+        ("host=h password=s3cret dbname=db", "host=h password=*** dbname=db"),
+        ("host=h password = 'a b\\' c' user=u", "host=h password = *** user=u"),
+        ("host=h sslpassword=k3y PASSWORD='x", "host=h sslpassword=*** PASSWORD=***"),
+        (
+            "postgresql://h/db?password=s3cret&sslmode=require",
+            "postgresql://h/db?password=***&sslmode=require",
+        ),
     ],
 )
 def test_mask_dsn(text: str, masked: str) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from pytest_prodcheck import cli, doctor
 from pytest_prodcheck.config import Settings
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack.endpoints import Endpoints
 from pytest_prodcheck.stack.postgres import PostgresServer
 

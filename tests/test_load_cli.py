@@ -15,7 +15,7 @@ import pytest
 from _load_target import Target
 
 from pytest_prodcheck.cli import main
-from pytest_prodcheck.load.runner import free_port
+from pytest_prodcheck.core.ports import free_port
 
 FAST = ["--set", "load.wait_min=0.05", "--set", "load.wait_max=0.2", "--set", "load.min_rps=20"]
 

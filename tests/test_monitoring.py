@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_prodcheck.core.proc import free_port, make_tempdir, wait_port
+from pytest_prodcheck.core.ports import free_port, wait_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.monitoring.exporter import backup_timestamps, render
 from pytest_prodcheck.monitoring.rules import RULE_NAMES, render_rules
 from pytest_prodcheck.monitoring.server import MonitoringOptions, MonitoringStack, missing_binaries

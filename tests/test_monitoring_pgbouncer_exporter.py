@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.pgbouncer_admin import Table
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.monitoring.pgbouncer_exporter import render, scrape
-from pytest_prodcheck.probes.pgbouncer import Table
 from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 

@@ -106,7 +106,7 @@ def test_help_shows_the_option_group(pytester: pytest.Pytester) -> None:
     assert "production readiness checks (pytest-prodcheck):" in out
     for flag, _key, _kw in OPTIONS:
         assert flag in out
-    assert len(OPTIONS) == 14
+    assert len(OPTIONS) == 15
 
 
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:
@@ -355,7 +355,9 @@ def test_xdist_workers_merge_into_one_report(suite: pytest.Pytester) -> None:
         "checklist.html",
         "checklist.json",
         "checklist.md",
+        "history",  # one record of this run (issue 14)
     ]
+    assert len(list((suite.path / "xd" / "history").glob("*.json"))) == 1
 
 
 def test_settings_fixture_sees_options(pytester: pytest.Pytester) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes import http, tls
 from pytest_prodcheck.probes.http.client import Session, fetch

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
 from pytest_prodcheck.probes.pgbouncer import (
     APP_PREPARES_EXTRA,
     MONITORING_VIEWS,
-    AdminConsole,
     PgBouncerExpected,
-    Table,
     audit_config,
     check_prepared_statements,
     monitoring_snapshot,
@@ -177,22 +174,6 @@ def test_the_risk_is_real_psycopg_prepares_break_under_transaction_pooling(good)
 # --- monitoring tables --------------------------------------------------------------------------
 
 
-def test_monitoring_views_have_the_guides_columns(good):
-    import psycopg
-
-    with psycopg.connect(good.dsn(), autocommit=True, prepare_threshold=None) as app:
-        app.execute("SELECT 1")
-        with AdminConsole(good.admin_dsn) as console:
-            stats, pools = console.show("STATS"), console.show("POOLS")
-            clients, servers = console.show("CLIENTS"), console.show("SERVERS")
-    assert {"database", "total_xact_count", "avg_query_time"} <= set(stats.columns)
-    assert {"database", "user", "cl_active", "sv_idle", "pool_mode"} <= set(pools.columns)
-    assert any(r["database"] == "ecommerce" and r["user"] == "app" for r in clients.dicts())
-    assert any(r["database"] == "ecommerce" for r in servers.dicts())
-    text = pools.render()
-    assert text.splitlines()[0].startswith("database") and text.endswith("rows)")
-
-
 def test_monitoring_snapshot_summarises_the_four_views(good):
     import psycopg
 
@@ -207,39 +188,3 @@ def test_monitoring_snapshot_summarises_the_four_views(good):
     assert "pgbouncer" not in snap["SHOW POOLS"]  # our own admin connection is left out
     assert snap["SHOW CLIENTS"].startswith("1 connections (ai/app: active=1)")
     assert "ai/app: idle=1" in snap["SHOW SERVERS"] or "ai/app: used=1" in snap["SHOW SERVERS"]
-
-
-def test_table_render_aligns_and_right_justifies_numbers():
-    t = Table(("name", "n"), (("ecommerce", "3"), ("ai", "12")))
-    assert t.render().splitlines() == [
-        "name      | n",
-        "----------+---",
-        "ecommerce |  3",
-        "ai        | 12",
-        "(2 rows)",
-    ]
-
-
-# --- bad input ----------------------------------------------------------------------------------
-
-
-def test_wrong_admin_password_is_a_config_error_without_the_password(good):
-    bad = good.admin_dsn.replace(good.admin_password, "Wr0ngPassw0rd!")
-    with pytest.raises(ConfigError) as exc:
-        AdminConsole(bad).__enter__()
-    assert "Wr0ngPassw0rd!" not in str(exc.value) and "***" in str(exc.value)
-
-
-def test_unreachable_admin_console_is_target_unreachable():
-    dsn = f"postgresql://pgb_admin:pw12345@127.0.0.1:{free_port()}/pgbouncer"
-    with pytest.raises(TargetUnreachable, match="unreachable") as exc:
-        AdminConsole(dsn, connect_timeout=2).__enter__()
-    assert "pw12345" not in str(exc.value)
-
-
-def test_admin_dsn_pointing_at_an_app_database_says_so(good):
-    with (
-        pytest.raises(ConfigError, match="not a PgBouncer admin console"),
-        AdminConsole(good.dsn()) as console,
-    ):
-        console.show("POOLS")

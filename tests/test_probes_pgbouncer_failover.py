@@ -7,7 +7,7 @@ import pytest
 from pytest_prodcheck.core.errors import ToolError
 from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.probes.pooling_failover import FailoverResult, check_failover, run_failover
-from pytest_prodcheck.stack.pgbouncer import PgBouncerServer
+from pytest_prodcheck.stack.pgbouncer import PgBouncerServer, pidfile_restarter
 from pytest_prodcheck.stack.postgres import PostgresServer
 
 
@@ -100,8 +100,6 @@ def test_a_crash_that_drops_acknowledged_commits_is_caught():
 def test_pidfile_restarter_restarts_our_pgbouncer_in_place(pg, pgb):
     """The restart handle the suite uses on the local target (what systemctl restart does):
     the PgBouncerServer (LocalStack.pgbouncer) keeps a handle on the live, restarted process."""
-    from pytest_prodcheck.probes.pooling_failover import pidfile_restarter
-
     process, old_pid = pgb.process, pgb.process.pid
     result = run_failover(
         pgb.dsn(), pg.dsn("ecommerce"), pidfile_restarter(pgb.ini_path), writers=3, warmup_s=0.3
@@ -114,53 +112,3 @@ def test_pidfile_restarter_restarts_our_pgbouncer_in_place(pg, pgb):
     pgb.reload()  # works on the restarted process (it said "not running" before)
     pgb.stop()  # and stop() stops the new one: nothing outlives the test
     assert not process.alive
-
-
-def test_pidfile_restarter_replaces_a_pgbouncer_started_elsewhere(pg):
-    """A PgBouncer this run did not start (as under systemd) is SIGTERMed and started again."""
-    import os
-    import subprocess
-    import time
-
-    from pytest_prodcheck.core.proc import running_processes, wait_port
-    from pytest_prodcheck.probes.pooling_failover import pidfile_restarter
-    from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
-
-    b = PgBouncerServer(make_tempdir("pgb-"), pg)
-    b.write_config()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    user = {"user": b.account[0], "group": b.account[1]} if b.account else {}
-    foreign = subprocess.Popen(
-        [PGBOUNCER_BIN, str(b.ini_path)],
-        env=env,
-        cwd=b.workdir,
-        stderr=subprocess.DEVNULL,
-        **user,  # type: ignore[call-overload]
-    )
-    try:
-        wait_port(b.host, b.port, 10)
-        for _ in range(500):  # PgBouncer may accept before it writes its pidfile
-            if (b.workdir / "pgbouncer.pid").read_text().strip():
-                break
-            time.sleep(0.01)
-        pidfile_restarter(b.ini_path)()
-        new = [p for p in running_processes() if p.name == "pgbouncer (restarted)"]
-        assert foreign.poll() is not None and len(new) == 1 and new[0].alive
-        assert int((b.workdir / "pgbouncer.pid").read_text()) == new[0].pid
-        new[0].stop()
-    finally:
-        if foreign.poll() is None:
-            foreign.kill()
-            foreign.wait()
-
-
-def test_pidfile_restarter_rejects_an_ini_without_pidfile(tmp_path):
-    from pytest_prodcheck.core.errors import ConfigError
-    from pytest_prodcheck.probes.pooling_failover import pidfile_restarter
-
-    ini = tmp_path / "pgbouncer.ini"
-    ini.write_text("[pgbouncer]\nlisten_port = 6432\n")
-    with pytest.raises(ConfigError, match="names no pidfile"):
-        pidfile_restarter(ini)
-    with pytest.raises(ConfigError, match="cannot read PgBouncer config"):
-        pidfile_restarter(tmp_path / "missing.ini")

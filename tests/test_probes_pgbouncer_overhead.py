@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.probes.pooling_overhead import (
     LatencyStats,
     OverheadResult,

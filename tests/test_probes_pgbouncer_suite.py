@@ -15,6 +15,7 @@ from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, PgBouncerServer
 from pytest_prodcheck.stack.postgres import PostgresServer
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "test_pooling.py"
+USE_SUITE_CONFTEST = 'pytest_plugins = ["suite_conftest"]\n'
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,9 @@ def session_pgb(pg):
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     shutil.copy(SUITE, pytester.path / "test_pooling.py")
+    # the suites' conftest (judge, …) as a plugin, so a test can still write its own conftest
+    shutil.copy(SUITE.with_name("conftest.py"), pytester.path / "suite_conftest.py")
+    pytester.makeconftest(USE_SUITE_CONFTEST)
     return pytester
 
 
@@ -91,7 +95,9 @@ def guide_pgb(pg):
     b.stop()
 
 
-CONFTEST_DECLARING_TARGET = """
+CONFTEST_DECLARING_TARGET = (
+    USE_SUITE_CONFTEST
+    + """
 import os
 import pytest
 from pytest_prodcheck.stack.endpoints import Endpoints
@@ -104,6 +110,7 @@ def prodcheck_stack():
         extras={"app_prepared_statements": "disabled"},
     )
 """
+)
 
 
 def test_prepared_statements_are_accepted_only_when_declared_disabled(

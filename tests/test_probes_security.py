@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.probes import security
 from pytest_prodcheck.probes.envfile import check_env_file
 from pytest_prodcheck.probes.tls.target import SiteTarget

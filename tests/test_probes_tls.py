@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pytest_prodcheck.core.errors import TargetUnreachable
-from pytest_prodcheck.core.proc import free_port
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.probes import tls
 from tests._tls_servers import Lab

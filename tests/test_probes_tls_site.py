@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
-from pytest_prodcheck.core.proc import free_port
-from pytest_prodcheck.probes import tls, tls_site
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.probes import site_checks, tls, tls_site
 from tests._tls_servers import Lab
 
 
@@ -81,7 +81,7 @@ def test_a_broken_scanner_makes_the_tls_checks_error_not_crash(lab, monkeypatch)
     def boom(*_a, **_k):
         raise RuntimeError("nassl exploded")
 
-    monkeypatch.setattr(tls_site, "scan_tls", boom)
+    monkeypatch.setattr(site_checks, "scan_tls", boom)
     report = tls_site.run_site_checks(
         lab.site("good"), only={"tls.protocols", "tls.cert.key", "http.server-banner"}
     )

@@ -80,10 +80,13 @@ def test_suites_pass_on_the_good_site_with_evidence(lab, tmp_path):
 def test_smoke_selection_on_a_bad_site_fails_the_matching_test(lab, tmp_path):
     res = run_suites(lab.site("no_gzip", gzip=False), lab.ca_bundle, tmp_path, "-m", "smoke")
     assert res.returncode == 1, res.stdout[-3000:]
-    assert "FAILED" in res.stdout and "test_gzip" in res.stdout
+    assert "FAILED" in res.stdout and "test_check[http.gzip]" in res.stdout
     # smoke = every cheap check: all but OCSP stapling and the rate-limit burst
-    assert "1 failed, 17 passed" in res.stdout and "test_ocsp_stapling" not in res.stdout
+    assert "1 failed, 17 passed" in res.stdout and "tls.ocsp-stapling" not in res.stdout
     report = json.loads((tmp_path / "checklist.json").read_text())
     gzip_item = next(i for i in report["items"] if i["id"] == "performance.gzip")
     assert gzip_item["status"] == "failed"
     assert "not gzip-encoded" in gzip_item["evidence"][0]["message"]
+    # the checklist link comes from the table row: one parametrised test per check id
+    assert [t["nodeid"].split("::")[-1] for t in gzip_item["tests"]] == ["test_check[http.gzip]"]
+    assert "http.gzip: " in gzip_item["tests"][0]["message"]

@@ -18,7 +18,8 @@ import psycopg
 import pytest
 import requests
 
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.shop import seed
 from pytest_prodcheck.shop.hotpaths import HOT_PATHS, check_hot_path, check_hot_paths
 from pytest_prodcheck.shop.migrate import fingerprint, migrate

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pytest_prodcheck.config import Settings
 from pytest_prodcheck.stack import containers
 from pytest_prodcheck.stack.containers import (
     DockerStack,
@@ -49,10 +50,8 @@ def test_docker_target_raises_docker_unavailable(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/docker.sock")
 
-    class Settings:
-        target = "docker"
-
-    with pytest.raises(DockerUnavailable, match="no Docker engine answers"), open_stack(Settings()):
+    settings = Settings(target="docker")
+    with pytest.raises(DockerUnavailable, match="no Docker engine answers"), open_stack(settings):
         pass
     assert DockerUnavailable.exit_code == 3
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from pytest_prodcheck.config import load_settings
+from pytest_prodcheck.config import Settings, load_settings
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.stack.endpoints import MissingEndpoint
 from pytest_prodcheck.stack.external import external_endpoints
@@ -68,15 +69,13 @@ def test_missing_values_stay_none_and_name_the_key(tmp_path: Path) -> None:
 
 
 def test_external_with_nothing_configured() -> None:
-    ep = external_endpoints(object())
+    ep = external_endpoints(Settings())
     assert ep.target == "external" and ep.site_url is None and ep.names == ()
 
 
 def test_unknown_target_is_a_config_error() -> None:
-    class Fake:
-        target = "kubernetes"
-
-    with pytest.raises(ConfigError, match="use one of local, docker, external"), open_stack(Fake()):
+    wrong = dataclasses.replace(Settings(), target="kubernetes")  # load_settings refuses it
+    with pytest.raises(ConfigError, match="use one of local, docker, external"), open_stack(wrong):
         pass
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError, ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.certs import CertPaths, issue_leaf, make_ca, write_pem
 from pytest_prodcheck.stack.nginx import (
     MOZILLA_INTERMEDIATE_CIPHERS,

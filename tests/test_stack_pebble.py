@@ -12,7 +12,8 @@ import pytest
 from cryptography import x509
 
 from pytest_prodcheck.core.errors import ConfigError, ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir
 from pytest_prodcheck.stack import pebble as pebble_mod
 from pytest_prodcheck.stack.pebble import PebbleServer
 
@@ -141,7 +142,8 @@ def test_sigterm_to_the_owning_process_leaves_no_pebble() -> None:
 
     script = (
         "import sys, time\n"
-        "from pytest_prodcheck.core.proc import make_tempdir, free_port\n"
+        "from pytest_prodcheck.core.ports import free_port\n"
+        "from pytest_prodcheck.core.proc import make_tempdir\n"
         "from pytest_prodcheck.stack.pebble import PebbleServer\n"
         "p = PebbleServer(make_tempdir('pebble-sigterm-'), free_port()).start()\n"
         "print(*[proc.pid for proc in p._procs], flush=True)\n"

@@ -166,7 +166,7 @@ def test_stop_also_stops_a_pgbouncer_started_elsewhere_from_our_ini(
     import subprocess
     import time
 
-    from pytest_prodcheck.core.proc import wait_port
+    from pytest_prodcheck.core.ports import wait_port
     from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
 
     _pg, pgb = stack
@@ -192,3 +192,52 @@ def test_stop_also_stops_a_pgbouncer_started_elsewhere_from_our_ini(
         time.sleep(0.02)
     pgb.start()  # leave the module's stack running
     assert os.getpgid(pgb.process.pid) == pgb.process.pid
+
+
+def test_pidfile_restarter_replaces_a_pgbouncer_started_elsewhere(pg):
+    """A PgBouncer this run did not start (as under systemd) is SIGTERMed and started again."""
+    import os
+    import subprocess
+    import time
+
+    from pytest_prodcheck.core.ports import wait_port
+    from pytest_prodcheck.core.proc import running_processes
+    from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN, pidfile_restarter
+
+    b = PgBouncerServer(make_tempdir("pgb-"), pg)
+    b.write_config()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    user = {"user": b.account[0], "group": b.account[1]} if b.account else {}
+    foreign = subprocess.Popen(
+        [PGBOUNCER_BIN, str(b.ini_path)],
+        env=env,
+        cwd=b.workdir,
+        stderr=subprocess.DEVNULL,
+        **user,  # type: ignore[call-overload]
+    )
+    try:
+        wait_port(b.host, b.port, 10)
+        for _ in range(500):  # PgBouncer may accept before it writes its pidfile
+            if (b.workdir / "pgbouncer.pid").read_text().strip():
+                break
+            time.sleep(0.01)
+        pidfile_restarter(b.ini_path)()
+        new = [p for p in running_processes() if p.name == "pgbouncer (restarted)"]
+        assert foreign.poll() is not None and len(new) == 1 and new[0].alive
+        assert int((b.workdir / "pgbouncer.pid").read_text()) == new[0].pid
+        new[0].stop()
+    finally:
+        if foreign.poll() is None:
+            foreign.kill()
+            foreign.wait()
+
+
+def test_pidfile_restarter_rejects_an_ini_without_pidfile(tmp_path):
+    from pytest_prodcheck.stack.pgbouncer import pidfile_restarter
+
+    ini = tmp_path / "pgbouncer.ini"
+    ini.write_text("[pgbouncer]\nlisten_port = 6432\n")
+    with pytest.raises(ConfigError, match="names no pidfile"):
+        pidfile_restarter(ini)
+    with pytest.raises(ConfigError, match="cannot read PgBouncer config"):
+        pidfile_restarter(tmp_path / "missing.ini")

@@ -1,4 +1,4 @@
-"""stack/postgres.py: template, copy, start as the service user, roles, passwords, stop."""
+"""stack/postgres.py (+ the template it copies): start as the service user, roles, passwords, stop."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import psycopg
 import pytest
 
 from pytest_prodcheck.core.errors import ConfigError, ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
+from pytest_prodcheck.stack import pg_template as tmplmod
 from pytest_prodcheck.stack import postgres as pgmod
-from pytest_prodcheck.stack.postgres import PostgresServer, scram_verifier, template_dir
+from pytest_prodcheck.stack.pg_template import template_dir
+from pytest_prodcheck.stack.postgres import PostgresServer, scram_verifier
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +94,14 @@ def test_template_is_cached_and_keyed_by_schema(
     (tmp_path / "schema.sql").write_text("create table a (id int);\n")
     (tmp_path / "seed.py").write_text("SEED_VERSION = 1\n")
     (tmp_path / "__main__.py").write_text("")
-    monkeypatch.setattr(pgmod, "SHOP_DIR", tmp_path)
-    first = pgmod.schema_tag()
+    monkeypatch.setattr(tmplmod, "SHOP_DIR", tmp_path)
+    first = tmplmod.schema_tag()
     (tmp_path / "seed.py").write_text("SEED_VERSION = 2\n")
-    second = pgmod.schema_tag()
+    second = tmplmod.schema_tag()
     (tmp_path / "schema.sql").write_text("create table a (id bigint);\n")
-    third = pgmod.schema_tag()
+    third = tmplmod.schema_tag()
     assert len({first, second, third}) == 3
-    assert pgmod.schema_tag(migrate=False).endswith("noshop")
+    assert tmplmod.schema_tag(migrate=False).endswith("noshop")
 
 
 def test_fixed_port_in_use_is_a_clear_error(pg: PostgresServer) -> None:
@@ -129,23 +132,3 @@ def test_stop_modes() -> None:
         assert not (server.data_dir / "postmaster.pid").exists() or not server.process.alive
     finally:
         remove_tempdir(work)
-
-
-def test_prune_removes_old_unlocked_templates_only(tmp_path: Path) -> None:
-    import time as _time
-
-    keep = tmp_path / f"prodcheck-pgtemplate-15-new-u{os.getuid()}"
-    old = tmp_path / f"prodcheck-pgtemplate-15-old-u{os.getuid()}"
-    busy = tmp_path / f"prodcheck-pgtemplate-15-busy-u{os.getuid()}"
-    fresh = tmp_path / f"prodcheck-pgtemplate-15-fresh-u{os.getuid()}"
-    dead_build = tmp_path / "prodcheck-pgtemplate-15-x-u0.build-999999999"
-    for d in (keep, old, busy, fresh, dead_build):
-        d.mkdir()
-        (d / "READY").write_text("x")
-    past = _time.time() - pgmod.PRUNE_AFTER_S - 60
-    for d in (old, busy):
-        os.utime(d / "READY", (past, past))
-    with pgmod.template_lock(busy, shared=True):
-        removed = pgmod.prune_templates(keep)
-    assert set(removed) == {old, dead_build}
-    assert keep.exists() and busy.exists() and fresh.exists()

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from pytest_prodcheck.acme.certinfo import CertInfo, cert_info
 from pytest_prodcheck.acme.policy import renewal_decision
 from pytest_prodcheck.acme.service import RenewOutcome
-from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.cron import max_gap_hours
+from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
 from pytest_prodcheck.core.result import CheckResult
 
 DEFAULT_EXPECTED_ISSUER = r"Let's Encrypt|\(STAGING\)"
@@ -215,11 +216,8 @@ class CronEntry:
     @property
     def max_gap_hours(self) -> float:
         """Longest time between two runs (inf for an invalid schedule)."""
-        from pytest_prodcheck.backup.schedule import MACROS, max_gap_hours
-        from pytest_prodcheck.core.errors import ConfigError
-
         try:
-            return max_gap_hours(MACROS.get(self.schedule, self.schedule))
+            return max_gap_hours(self.schedule)  # @nicknames too
         except ConfigError:
             return float("inf")
 

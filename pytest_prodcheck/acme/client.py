@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import josepy as jose
 import requests
 from acme import challenges, client, crypto_util, messages
 from acme import errors as acme_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from josepy.errors import DeserializationError
+from josepy.jwa import ES256
+from josepy.jwk import JWKEC
 
 from pytest_prodcheck import __version__
 from pytest_prodcheck.acme.errors import (
@@ -43,8 +45,8 @@ from pytest_prodcheck.acme.errors import (
     RateLimited,
     WebrootNotWritable,
 )
-from pytest_prodcheck.acme.store import write_atomic
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.files import replace_file
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -154,7 +156,7 @@ class AcmeClient:
         self.timeout_s = timeout_s
         self.network_timeout_s = network_timeout_s
         self._acme: client.ClientV2 | None = None
-        self._account_key: jose.JWKEC | None = None
+        self._account_key: JWKEC | None = None
 
     # -- account --------------------------------------------------------------------------------
     def connect(self) -> client.ClientV2:
@@ -164,7 +166,7 @@ class AcmeClient:
         key, uri = self._load_account()
         net = _RetryingNetwork(
             key,
-            alg=jose.ES256,
+            alg=ES256,
             verify_ssl=self.ca_bundle or True,  # type: ignore[arg-type]
             user_agent=f"pytest-prodcheck/{__version__}",
             timeout=self.network_timeout_s,
@@ -192,23 +194,24 @@ class AcmeClient:
         self._account_key = key
         return acme
 
-    def _load_account(self) -> tuple[jose.JWKEC, str | None]:
+    def _load_account(self) -> tuple[JWKEC, str | None]:
         if self.account_path and self.account_path.is_file():
             try:
                 data = json.loads(self.account_path.read_text())
-                key = jose.JWKEC.json_loads(json.dumps(data["key"]))
+                key = JWKEC.json_loads(json.dumps(data["key"]))
                 if data.get("directory") == self.directory_url:
                     return key, data.get("uri")
                 return key, None
-            except (ValueError, KeyError, TypeError, jose.DeserializationError):
+            except (ValueError, KeyError, TypeError, DeserializationError):
                 pass  # corrupt account file: register a fresh account below
-        return jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1())), None
+        return JWKEC(key=ec.generate_private_key(ec.SECP256R1())), None
 
-    def _save_account(self, key: jose.JWKEC, uri: str | None) -> None:
+    def _save_account(self, key: JWKEC, uri: str | None) -> None:
         if not self.account_path or not uri:
             return
         data = {"directory": self.directory_url, "uri": uri, "key": key.to_json()}
-        write_atomic(self.account_path, json.dumps(data).encode(), 0o600)
+        self.account_path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(self.account_path, json.dumps(data), mode=0o600)
 
     # -- issuance -------------------------------------------------------------------------------
     def issue(
@@ -238,7 +241,7 @@ class AcmeClient:
                 response, validation = chall.response_and_validation(self._account_key)
                 token_file = challenge_dir / chall.chall.encode("token")
                 try:
-                    write_atomic(token_file, validation.encode(), 0o644)
+                    replace_file(token_file, validation, mode=0o644)
                 except OSError as exc:
                     raise WebrootNotWritable(
                         f"cannot write challenge file {token_file}: {exc.strerror or exc}"
@@ -339,7 +342,7 @@ class AcmeClient:
                 f" ({_short(exc)}): "
                 "check --directory and the network"
             ) from None
-        except (acme_errors.ClientError, jose.DeserializationError, ValueError) as exc:
+        except (acme_errors.ClientError, DeserializationError, ValueError) as exc:
             if stage == "directory":
                 raise DirectoryUnreachable(
                     f"{url} did not answer with an ACME directory ({_short(exc)}): "

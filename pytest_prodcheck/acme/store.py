@@ -15,8 +15,9 @@ Layout::
     renewal/DOMAIN.json          how to renew it (directory, names, webroot, key type, …)
     accounts/HOST/account.json   ACME account key per CA (mode 0600)
 
-Each file is written to a temporary file in the same directory, fsynced and renamed over the
-old one, so a reader sees either the old or the new file, never a partial one.
+Each file is replaced atomically (:func:`~pytest_prodcheck.core.files.replace_file`: temp file in
+the same directory, fsynced, renamed over the old one), so a reader sees either the old or the
+new file, never a partial one.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pytest_prodcheck.acme.errors import AcmeError
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.files import replace_file
 
 FULLCHAIN = "fullchain.pem"
 PRIVKEY = "privkey.pem"
@@ -105,34 +106,13 @@ class Snapshot:
     version: str  # archive version the install created
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` by ``data`` atomically (temp file, fsync, rename), with ``mode``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _write_lineage(directory: Path, fullchain: bytes, privkey: bytes) -> None:
     """Key first, ``fullchain.pem`` last: each file atomic, the set complete once it returns."""
     cert, chain = split_chain(fullchain)
-    write_atomic(directory / PRIVKEY, privkey, 0o600)
-    write_atomic(directory / CERT, cert, 0o644)
-    write_atomic(directory / CHAIN, chain, 0o644)
-    write_atomic(directory / FULLCHAIN, fullchain, 0o644)
+    replace_file(directory / PRIVKEY, privkey, mode=0o600)
+    replace_file(directory / CERT, cert, mode=0o644)
+    replace_file(directory / CHAIN, chain, mode=0o644)
+    replace_file(directory / FULLCHAIN, fullchain, mode=0o644)
 
 
 class LineageStore:
@@ -241,7 +221,8 @@ class LineageStore:
 
     def save_config(self, config: RenewalConfig) -> Path:
         path = self.renewal_path(config.domain)
-        write_atomic(path, config.to_json().encode(), 0o600)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, config.to_json(), mode=0o600)
         return path
 
     def load_config(self, domain: str) -> RenewalConfig:
@@ -265,5 +246,4 @@ __all__ = [
     "RenewalConfig",
     "Snapshot",
     "split_chain",
-    "write_atomic",
 ]

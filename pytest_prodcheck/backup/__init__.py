@@ -6,7 +6,7 @@
     >>> report, drill = verify_backup(result.path, admin=PgTarget.from_dsn(admin_dsn))
     >>> install_job("ssl-renew", "0 3 * * *", "prodcheck ssl renew", log="/var/log/renew.log")
 
-Modules: ``dsn`` (targets, PGPASSFILE), ``dump`` (pg_dump → gzip + sha256 + manifest),
+Modules: ``dsn`` (targets, child env, pg_dump lookup), ``dump`` (pg_dump → gzip + sha256 + manifest),
 ``scan`` (per-table counts/checksums), ``manifest``, ``verify`` (integrity + drill), ``restore``
 (safety backup, new database, swap), ``retention``, ``s3``, ``schedule`` (crontab jobs),
 ``catalog`` (listing), ``checks`` (CheckResults for the suite), ``settings`` (config resolution).
@@ -28,7 +28,6 @@ from pytest_prodcheck.backup.schedule import (
     install_job,
     list_jobs,
     remove_job,
-    validate_schedule,
 )
 from pytest_prodcheck.backup.verify import (
     DrillMismatch,
@@ -39,6 +38,7 @@ from pytest_prodcheck.backup.verify import (
     restore_drill,
     verify_backup,
 )
+from pytest_prodcheck.core.cron import validate_schedule
 
 __all__ = [
     "BackupInfo",

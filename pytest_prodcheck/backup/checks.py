@@ -23,8 +23,9 @@ from pytest_prodcheck.backup.dsn import PgTarget
 from pytest_prodcheck.backup.naming import Kind
 from pytest_prodcheck.backup.retention import plan_prune
 from pytest_prodcheck.backup.s3 import S3Store
-from pytest_prodcheck.backup.schedule import CrontabBackend, find_job, max_gap_hours
+from pytest_prodcheck.backup.schedule import CrontabBackend, find_job
 from pytest_prodcheck.backup.verify import verify_backup
+from pytest_prodcheck.core.cron import max_gap_hours
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
 from pytest_prodcheck.core.result import CheckResult
 

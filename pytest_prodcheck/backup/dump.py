@@ -109,11 +109,11 @@ def dump_database(
             rc = proc.wait()
             if rc != 0:
                 raise ToolError(
-                    f"pg_dump of {target.masked} failed (exit {rc}): {stderr_tail(err, target)}"
+                    f"pg_dump of {target.masked()} failed (exit {rc}): {stderr_tail(err, target)}"
                 )
             scanner.close()
             if not scanner.complete or scanner.pg_dump_version is None:
-                raise ToolError(f"pg_dump of {target.masked} ended early: the dump is incomplete")
+                raise ToolError(f"pg_dump of {target.masked()} ended early: the dump is incomplete")
             duration = time.monotonic() - started
             manifest = Manifest(
                 file=path.name,

@@ -100,7 +100,7 @@ def scan_database(target: PgTarget, bindir: Path) -> DumpScanner:
         rc = proc.wait()
         if rc != 0:
             raise ToolError(
-                f"pg_dump of {target.masked} failed (exit {rc}): {stderr_tail(err, target)}"
+                f"pg_dump of {target.masked()} failed (exit {rc}): {stderr_tail(err, target)}"
             )
     scanner.close()
     return scanner
@@ -140,7 +140,7 @@ def create_database(admin: PgTarget, name: str, *, like: str | None = None) -> N
             )
         except pg_errors.InsufficientPrivilege as exc:
             raise ConfigError(
-                f"{admin.masked} may not create databases: set [database] admin_dsn to a role "
+                f"{admin.masked()} may not create databases: set [database] admin_dsn to a role "
                 "with CREATEDB (a superuser for restores)"
             ) from exc
 

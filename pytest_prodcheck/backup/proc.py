@@ -1,4 +1,4 @@
-"""Running PostgreSQL client tools: own process group, temp PGPASSFILE, killed when left early.
+"""Running PostgreSQL client tools: own process group, PGPASSWORD in env, killed when left early.
 
 >>> with pg_tool([str(pg_dump), "--dbname", t.url_without_password], t, stdout=PIPE) as (proc, err):
 ...     data = proc.stdout.read()
@@ -9,40 +9,20 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import signal
 import subprocess
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import IO
 
 from pytest_prodcheck.backup.dsn import PgTarget, child_env
 from pytest_prodcheck.core.errors import ToolError
+from pytest_prodcheck.core.proc import die_with_parent_preexec
 
 CHUNK = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-_PR_SET_PDEATHSIG = 1
-_libc: Any = None
-
-
-def _die_with_parent() -> None:  # in the child between fork and exec: no imports here
-    if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def _preexec() -> Callable[[], None] | None:
-    """PR_SET_PDEATHSIG(SIGKILL) for children forked from the main thread (see stack/_proc.py):
-    if this process is killed, psql dies too instead of committing what it got on EOF."""
-    global _libc
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    if _libc is None:
-        with contextlib.suppress(OSError):
-            _libc = ctypes.CDLL(None, use_errno=True)
-    return _die_with_parent if _libc is not None else None
 
 
 def stderr_tail(fh: IO[bytes], target: PgTarget, lines: int = 3) -> str:
@@ -58,7 +38,9 @@ def pg_tool(
 ) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
     """Run a PostgreSQL client tool in its own process group; killed if the block is left early.
 
-    Yields ``(process, stderr_file)``. The password travels in a temp PGPASSFILE only.
+    Yields ``(process, stderr_file)``. The password travels in the child's environment only. The
+    tool also dies with this process (``die_with_parent_preexec``), so a killed restore never lets
+    psql commit what it got on EOF.
     """
     with child_env(target) as env, tempfile.TemporaryFile() as err:
         try:
@@ -69,7 +51,7 @@ def pg_tool(
                 stderr=err,
                 env=env,
                 process_group=0,
-                preexec_fn=_preexec(),
+                preexec_fn=die_with_parent_preexec(),
             )
         except OSError as exc:
             raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc

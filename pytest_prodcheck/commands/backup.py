@@ -30,7 +30,7 @@ from pytest_prodcheck.backup.naming import KINDS, Kind, parse_name
 from pytest_prodcheck.backup.restore import restore_database
 from pytest_prodcheck.backup.retention import apply_prune, check_retain_days, plan_prune
 from pytest_prodcheck.backup.s3 import S3Store
-from pytest_prodcheck.backup.settings import BackupConfig, backup_config
+from pytest_prodcheck.backup.settings import BackupConfig
 from pytest_prodcheck.backup.verify import (
     DrillMismatch,
     InvalidBackup,
@@ -138,16 +138,9 @@ def _exit_on_sigterm() -> None:
 
 def _config(args: argparse.Namespace) -> BackupConfig:
     _exit_on_sigterm()
-    try:
-        from pytest_prodcheck.commands._common import settings_from_args
+    from pytest_prodcheck.commands._common import settings_from_args
 
-        settings = settings_from_args(args)
-    except ImportError:  # pragma: no cover - foundation helper absent
-        from pytest_prodcheck.config import find_config, load_settings
-
-        path = Path(args.config) if getattr(args, "config", None) else find_config(Path.cwd())
-        settings = load_settings(path, {}, os.environ)
-    cfg = backup_config(settings, os.environ)
+    cfg = BackupConfig.from_settings(settings_from_args(args), os.environ)
     changes: dict[str, Any] = {}
     if getattr(args, "dir", None):
         changes["dir"] = Path(args.dir)

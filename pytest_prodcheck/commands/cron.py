@@ -30,8 +30,8 @@ from pytest_prodcheck.backup.schedule import (
     install_job,
     list_jobs,
     remove_job,
-    validate_schedule,
 )
+from pytest_prodcheck.core.cron import validate_schedule
 from pytest_prodcheck.core.errors import ConfigError
 
 DAILY = "0 2 * * *"

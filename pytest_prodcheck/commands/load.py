@@ -23,15 +23,16 @@ import argparse
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
+from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import ProcessGroup
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.load.api import (
     LoadPlan,
@@ -41,13 +42,7 @@ from pytest_prodcheck.load.api import (
     target_from_endpoints,
 )
 from pytest_prodcheck.load.profiles import PROFILES
-from pytest_prodcheck.load.runner import (
-    _base_cmd,
-    _install_sigterm,
-    _pdeathsig,
-    check_reachable,
-    free_port,
-)
+from pytest_prodcheck.load.runner import check_reachable, locust_command
 from pytest_prodcheck.load.shapes import SHAPES
 
 
@@ -71,6 +66,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=_non_negative_int, metavar="N", help="local Locust workers")
     p.add_argument("--report-dir", metavar="DIR", help="where reports/load/... goes")
     p.add_argument("--json", action="store_true", help="print summary.json instead of text")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="record this run as the target's baseline of the profile (when it passes)",
+    )
     add_config_args(p)
     p.set_defaults(func=run)
 
@@ -98,7 +98,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _target(
-    args: argparse.Namespace, settings: Any, stack: contextlib.ExitStack
+    args: argparse.Namespace, settings: Settings, stack: contextlib.ExitStack
 ) -> tuple[str, str | None, str | None]:
     """(host to connect to, Host header, CA bundle): --host, else url, else the embedded stack."""
     ca = args.ca_bundle or settings.ca_bundle
@@ -141,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
         check_reachable(host)
         if args.web:
             return _run_web(args, plan)
-        return _run_headless(args, plan)
+        return _run_headless(args, plan, settings)
 
 
-def _run_headless(args: argparse.Namespace, plan: LoadPlan) -> int:
+def _run_headless(args: argparse.Namespace, plan: LoadPlan, settings: Any) -> int:
     host = plan.spec.host
     total = plan.spec.run_length_s()
     print(
@@ -162,9 +162,22 @@ def _run_headless(args: argparse.Namespace, plan: LoadPlan) -> int:
         print(outcome.summary_path.read_text(encoding="utf-8"))
     else:
         print("\n".join(outcome.lines()), flush=True)
+    from pytest_prodcheck.history.records import target_key
+    from pytest_prodcheck.release.service import after_load  # baseline + history (issue 14)
+
+    summary = json.loads(outcome.summary_path.read_text(encoding="utf-8"))
+    target = target_key("external", args.host) if args.host else None
+    done = after_load(settings, summary, str(outcome.summary_path), os.environ,
+                      record_baseline=args.record, target=target)  # fmt: skip
+    for line in done.lines:
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+    if done.error:
+        print(f"prodcheck: error: {mask_text(done.error)}", file=sys.stderr)
     if not outcome.valid:
         return 3
-    return 0 if outcome.ok else 1
+    if done.refused:
+        return 1
+    return 0 if outcome.ok and not done.regressed else 1
 
 
 def _run_web(args: argparse.Namespace, plan: LoadPlan) -> int:
@@ -175,39 +188,25 @@ def _run_web(args: argparse.Namespace, plan: LoadPlan) -> int:
     (out / "locust-config.json").write_text(json.dumps(dict(plan.spec.locust_config)))
     port = args.web_port or free_port()
     argv = [
-        *_base_cmd(plan.spec),  # locustfile (+ shape file) + hook: 1 ms percentiles
+        *locust_command(plan.spec),  # locustfile (+ shape file) + hook: 1 ms percentiles
         "--web-host", "127.0.0.1", "--web-port", str(port), "--host", host,
         "-u", str(plan.profile.users), "-r", f"{plan.profile.spawn_rate:g}",
         "--html", str(out / "locust.html"), "--csv", str(out / "locust"),
     ]  # fmt: skip
     env = {"PRODCHECK_LOAD_CONFIG": str(out / "locust-config.json")}
-    proc = subprocess.Popen(argv, env={**os.environ, **env}, process_group=0, preexec_fn=_pdeathsig)
-    restore = _install_sigterm(lambda: _stop(proc))
+    group = ProcessGroup("locust web UI")  # killed by the run registry on SIGTERM / at exit
+    web = group.spawn("web", argv, env={**os.environ, **env})  # output to our terminal
     print(
         f"Locust web UI: http://127.0.0.1:{port}  (target {mask_text(host)}; Ctrl-C stops)",
         flush=True,
     )
     try:
-        while proc.poll() is None:
+        while not web.poll():
             time.sleep(0.2)
-        return 0 if proc.returncode == 0 else 3
+        group.terminate(grace=3.0)
+        return 0 if web.rc == 0 else 3
     except KeyboardInterrupt:
         print("stopping Locust web UI", file=sys.stderr)
         return 0
     finally:
-        restore()
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
-    """SIGTERM Locust's process group, SIGKILL it after ``grace`` seconds; reap it."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        group.terminate(grace=3.0)  # SIGTERM Locust's group, SIGKILL after 3 s; reaped

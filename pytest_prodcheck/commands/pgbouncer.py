@@ -21,14 +21,16 @@ import json
 import sys
 from typing import Any
 
+from pytest_prodcheck.commands._common import settings_from_args
+from pytest_prodcheck.config import Settings
+from pytest_prodcheck.core.dsn import dsn_password
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.probes.pgbouncer import (
-    AdminConsole,
     PgBouncerExpected,
     audit_config,
     check_prepared_statements,
-    dsn_password,
     prepares_disabled_by,
 )
 
@@ -67,26 +69,11 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     add_config_args(parser)
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    try:
-        from pytest_prodcheck.commands._common import settings_from_args
-    except ImportError:  # pragma: no cover - foundation helper not present
-        from pathlib import Path
-
-        from pytest_prodcheck.config import find_config, load_settings
-
-        path = Path(args.config) if getattr(args, "config", None) else find_config(Path.cwd())
-        if path is not None and not path.is_file():
-            raise ConfigError(f"config file {path} not found") from None
-        return load_settings(path, {}, {})
-    return settings_from_args(args)
-
-
-def _admin_dsn(args: argparse.Namespace) -> tuple[str, Any]:
-    settings = None
+def _admin_dsn(args: argparse.Namespace) -> tuple[str, Settings | None]:
+    settings: Settings | None = None
     dsn = args.admin_dsn
     if not dsn or args.pgbouncer_command == "audit":
-        settings = _settings(args)
+        settings = settings_from_args(args)
         dsn = dsn or settings.pgbouncer.admin_dsn
     if not dsn:
         raise ConfigError(
@@ -104,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pgbouncer_command == "audit":
         expected = PgBouncerExpected.from_settings(settings.pgbouncer if settings else None)
         disabled = prepares_disabled_by(
-            {}, bool(getattr(settings.pgbouncer, "prepared_statements_disabled", False))
+            {}, settings.pgbouncer.prepared_statements_disabled if settings else False
         )
         with AdminConsole(dsn) as console:
             config, version = console.config(), console.version()

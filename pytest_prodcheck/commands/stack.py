@@ -20,8 +20,10 @@ import time
 from types import FrameType
 from typing import Any
 
+from pytest_prodcheck.commands._common import settings_from_args
 from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.core.secrets import mask_dsn, mask_text
+from pytest_prodcheck.stack.endpoints import Endpoints
 
 __all__ = ["register", "run"]
 
@@ -52,19 +54,11 @@ def register(subparsers: Any) -> None:
     up.set_defaults(func=run)
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    try:
-        from pytest_prodcheck.commands._common import settings_from_args
-    except ImportError:  # foundation not there yet: defaults only
-        return None
-    return settings_from_args(args)
-
-
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop(signum)
 
 
-def _summary(endpoints: Any, secrets: list[str]) -> str:
+def _summary(endpoints: Endpoints, secrets: list[str]) -> str:
     data = endpoints.to_dict()
     lines = ["prodcheck local stack is up (Ctrl-C or SIGTERM stops it):"]
     for key in sorted(data):
@@ -81,22 +75,20 @@ def run(args: argparse.Namespace) -> int:
     """Start, print, wait for a signal, stop. Returns the exit code."""
     if getattr(args, "timeout", 120.0) <= 0:
         raise ConfigError("--timeout must be a positive number of seconds")
-    settings = _settings(args)
-    target = getattr(settings, "target", "local") if settings is not None else "local"
-    if target != "local" or getattr(settings, "url", None):
+    settings = settings_from_args(args)
+    if settings.target != "local":  # a url makes it "external"
         raise ConfigError(
             f"'stack up' starts the embedded local stack, but the configuration selects "
-            f"target {target!r}: drop url/target from the config or pass another --config"
+            f"target {settings.target!r}: drop url/target from the config or pass another --config"
         )
     from dataclasses import replace
 
     from pytest_prodcheck.core import proc as _proc
-    from pytest_prodcheck.stack.local import LocalStack
-    from pytest_prodcheck.stack.provider import local_options_from
+    from pytest_prodcheck.stack.local import LocalStack, LocalStackOptions
 
     _proc.ensure_registry()  # the registry's own handler first, ours on top
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    options = local_options_from(settings)
+    options = LocalStackOptions.from_settings(settings)
     options = replace(
         options,
         pebble=not args.no_pebble,

@@ -1,5 +1,6 @@
 """``prodcheck tls check``: every TLS, certificate and HTTP hardening check against one site.
 
+    $ prodcheck tls list                     # the checks: id, shared input, checklist items
     $ prodcheck tls check https://shop.example.com
     $ prodcheck tls check https://shop.test:8443 --http-url http://shop.test:8080 \\
           --resolve shop.test:8443:127.0.0.1 --resolve www.shop.test:8443:127.0.0.1 \\
@@ -11,7 +12,8 @@ connects to ADDR for HOST:PORT while sending HOST (curl style, repeatable); ``--
 name the certificate must cover (``www.<apex>`` also enables the www→apex redirect check, and
 ``api.<apex>`` is where the API path is probed). Thresholds come from ``prodcheck.toml`` /
 ``--set tls.min_days=30``. Exit codes: 0 no check failed, 1 a check failed, 2 usage or
-configuration error, 3 the site is unreachable or a check could not run.
+configuration error, 3 the site is unreachable or a check could not run. ``tls list`` prints
+the table of :mod:`pytest_prodcheck.probes.site_checks` (``--json``: one object).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from pytest_prodcheck.commands._common import add_config_args, settings_from_args
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_dsn, mask_text
+from pytest_prodcheck.probes.site_checks import SITE_CHECKS
 from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget
 from pytest_prodcheck.probes.tls_site import SiteReport, run_site_checks
 
@@ -74,6 +77,13 @@ def register(subparsers: Any) -> None:
     check.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_args(check)
     check.set_defaults(func=run)
+    listing = sub.add_parser(
+        "list",
+        help="list the checks",
+        description="List every check `tls check` runs: id, shared input, checklist items.",
+    )
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    listing.set_defaults(func=run_list)
 
 
 def target_from_args(args: argparse.Namespace) -> SiteTarget:
@@ -129,3 +139,33 @@ def run(args: argparse.Namespace) -> int:
     out = json.dumps(report.to_dict(), ensure_ascii=False) if args.json else format_text(report)
     sys.stdout.write(mask_text(out) + "\n")
     return report.exit_code
+
+
+def format_list() -> str:
+    """One line per row of the table: id, group, title, checklist items."""
+    width = max(len(s.id) for s in SITE_CHECKS)
+    lines = [
+        f"{s.id:<{width}}  {s.group:<10}  {s.title}"
+        + (f"  [{', '.join(s.items)}]" if s.items else "")
+        for s in SITE_CHECKS
+    ]
+    return "\n".join([*lines, f"{len(SITE_CHECKS)} checks"])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    if args.json:
+        rows = [
+            {
+                "id": s.id,
+                "group": s.group,
+                "title": s.title,
+                "checklist": list(s.items),
+                "markers": list(s.markers),
+            }
+            for s in SITE_CHECKS
+        ]
+        out = json.dumps({"schema_version": 1, "checks": rows}, ensure_ascii=False)
+    else:
+        out = format_list()
+    sys.stdout.write(out + "\n")
+    return 0

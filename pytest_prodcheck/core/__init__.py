@@ -5,8 +5,9 @@
     True
 
 Modules: ``result`` (CheckResult), ``errors`` (the exception hierarchy and exit codes),
-``secrets`` (masking), ``proc`` (supervised child processes, temp dirs, the run registry),
-``files`` (atomic writes, disk-full errors).
+``secrets`` (masking), ``proc`` (supervised child processes and process groups, PDEATHSIG,
+temp dirs, the run registry), ``ports`` (free_port, wait_port), ``files`` (atomic writes with a
+mode, disk-full errors), ``cron`` (cron expressions: validation, longest gap between runs).
 """
 
 from __future__ import annotations

@@ -1,12 +1,19 @@
-"""Crash-safe file writing: temp name, 0600, fsync, rename, fsync the directory.
+"""Crash-safe file writing: hidden temp name, mode set first, fsync, rename, fsync the directory.
 
     >>> with atomic_file(Path("backups/main_db_20250128_120000.sql.gz")) as fh:
-    ...     fh.write(data)                 # written to .main_db_….sql.gz.partial (mode 0600)
+    ...     fh.write(data)            # written to .main_db_….sql.gz.<random>.partial (mode 0600)
     >>> # renamed into place only if the block finished; removed on any error
     >>> write_text_atomic(Path("x.sha256"), "abc  x\\n")
+    >>> replace_file(live / "privkey.pem", key_pem, mode=0o600, owner=(uid, gid))
+    >>> replace_file(reports / "checklist.json", text, mode=0o644)   # str is written as UTF-8
 
-A full disk (ENOSPC/EDQUOT) becomes a :class:`ToolError` saying how much space is left and
-where; the partial file is removed so no half-written backup is ever left behind.
+A reader sees the old file or the new one, never half of one. The mode (and owner) are set on
+the temp file before anything is written, so a key is never readable by others, not even
+briefly. :func:`atomic_file` and :func:`write_text_atomic` turn a failed write into a one-line
+:class:`ToolError`; a full disk (ENOSPC/EDQUOT) says how much space is left and where. The
+partial file is removed, so no half-written backup is ever left behind. :func:`replace_file`
+lets the ``OSError`` through, for callers that name their own fix (the report directory, the
+certificate store).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import errno
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -22,15 +30,16 @@ from typing import IO
 from pytest_prodcheck.core.errors import ConfigError, ToolError
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+TEMP_SUFFIX = ".partial"
 
 
-def temp_path(path: Path) -> Path:
-    """The hidden name a file is written under until it is complete.
+def is_temp_name(name: str) -> bool:
+    """Is ``name`` one of the hidden names a file is written under until it is complete?
 
-    >>> temp_path(Path("b/main_db_20261203_020000.sql.gz"))
-    PosixPath('b/.main_db_20261203_020000.sql.gz.partial')
+    >>> is_temp_name(".main_db_20261203_020000.sql.gz.k3j9x2.partial")
+    True
     """
-    return path.with_name(f".{path.name}.partial")
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
 def ensure_dir(path: Path) -> Path:
@@ -72,38 +81,61 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Open a 0600 temp file next to ``path``; on success fsync + rename, on error delete it."""
-    tmp = temp_path(path)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        if exc.errno in DISK_FULL:
-            raise disk_full_error(path, exc) from exc
-        raise ToolError(f"cannot create {tmp}: {exc.strerror or exc}") from exc
+def _replacing(path: Path, mode: int, owner: tuple[int, int] | None) -> Iterator[IO[bytes]]:
+    """The one mechanism: a fresh temp file next to ``path``; OSError propagates."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    tmp = Path(name)
     fh = os.fdopen(fd, "wb", buffering=0)
     done = False
     try:
+        os.fchmod(fh.fileno(), mode)
+        if owner is not None:
+            os.fchown(fh.fileno(), *owner)
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
         fh.close()
         os.replace(tmp, path)
-        fsync_dir(path.parent)
         done = True
-    except OSError as exc:
-        if exc.errno in DISK_FULL:
-            raise disk_full_error(path, exc) from exc
-        raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
         if not done:
             with contextlib.suppress(OSError):
                 fh.close()
             with contextlib.suppress(OSError):
                 tmp.unlink()
+    fsync_dir(path.parent)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (mode 0600)."""
-    with atomic_file(path) as fh:
+@contextlib.contextmanager
+def atomic_file(
+    path: Path, *, mode: int = 0o600, owner: tuple[int, int] | None = None
+) -> Iterator[IO[bytes]]:
+    """Open a temp file (``mode``, ``owner=(uid, gid)``) next to ``path``; on success fsync +
+    rename, on error delete it. Any OSError becomes a one-line ToolError (disk full: space left).
+    """
+    try:
+        with _replacing(path, mode, owner) as fh:
+            yield fh
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise disk_full_error(path, exc) from exc
+        raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``text`` atomically (mode 0600 unless told); ToolError on failure."""
+    with atomic_file(path, mode=mode) as fh:
         fh.write(text.encode())
+
+
+def replace_file(
+    path: Path, data: bytes | str, *, mode: int = 0o600, owner: tuple[int, int] | None = None
+) -> None:
+    """Replace ``path`` by ``data`` (str as UTF-8) atomically, with ``mode`` and ``owner``.
+
+    The ``OSError`` of a failed write propagates (``exc.filename`` names the file), nothing of
+    the attempt is left.
+    """
+    payload = data.encode() if isinstance(data, str) else data
+    with _replacing(path, mode, owner) as fh:
+        fh.write(payload)

@@ -1,15 +1,17 @@
-"""Child processes that never outlive the run: temp dirs, free ports, process groups, reaping.
+"""Child processes that never outlive the run: temp dirs, process groups, reaping.
 
     >>> d = make_tempdir("pg-")            # 0711, on /dev/shm when available, removed at exit
-    >>> port = free_port()
     >>> proc = ManagedProcess("sleeper").start(["sleep", "60"], log_path=d / "sleep.log")
     >>> proc.alive
     True
     >>> proc.stop()                         # SIGTERM, then SIGKILL after ``timeout``
-    >>> wait_port("127.0.0.1", port, timeout=0.1)
-    Traceback (most recent call last):
-    ...
-    pytest_prodcheck.core.errors.TargetUnreachable: 127.0.0.1:... did not accept connections within 0.1 s
+    >>> group = ProcessGroup("locust")      # several children in one group (a leader + helpers)
+    >>> master = group.spawn("master", ["locust", "--master"])
+    >>> worker = group.spawn("worker", ["locust", "--worker"])
+    >>> group.terminate(grace=2.0)          # SIGTERM the group, SIGKILL after ``grace``, reap
+    >>> master.rc, master.cpu_s
+    (0, 1.25)
+    >>> subprocess.Popen(argv, process_group=0, preexec_fn=die_with_parent_preexec())  # plain
 
 Every started process gets its own process group (``process_group=0``) and is recorded
 
@@ -21,6 +23,7 @@ Every started process gets its own process group (``process_group=0``) and is re
 
 Children started from the main thread also get ``PR_SET_PDEATHSIG(SIGKILL)``, so they die with us
 even before the next run reaps them (the kernel ties it to the forking *thread*, hence main only).
+Ports (``free_port``, ``wait_port``) live in :mod:`pytest_prodcheck.core.ports`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import pwd
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -43,7 +45,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import ToolError
 
 RUN_ROOT = Path(os.environ.get("PRODCHECK_RUN_ROOT", "/tmp/prodcheck-run"))
 _PR_SET_PDEATHSIG = 1
@@ -55,10 +57,11 @@ _installed = False
 _signals_installed = False
 _reaped = False
 _prev_handlers: dict[int, Any] = {}
+_groups: dict[int, ProcessGroup] = {}
 
 
 # --------------------------------------------------------------------------------------------
-# temp dirs, ports, accounts
+# temp dirs, accounts
 # --------------------------------------------------------------------------------------------
 
 
@@ -91,13 +94,6 @@ def remove_tempdir(path: Path) -> None:
         if path in _tempdirs:
             _tempdirs.remove(path)
     _unrecord("tempdir", path.name)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the kernel considers free right now (racy: retry on bind errors)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def service_account(name: str) -> tuple[int, int] | None:
@@ -144,33 +140,6 @@ def raise_nofile_limit(wanted: int = 8192) -> int:
     return int(soft)
 
 
-def wait_port(
-    host: str, port: int, timeout: float = 10.0, *, proc: ManagedProcess | None = None
-) -> None:
-    """Return once ``host:port`` accepts TCP connections; raise TargetUnreachable after ``timeout``.
-
-    With ``proc``, fail early (ToolError with the log tail) if that process exits meanwhile.
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.002
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            pass
-        if proc is not None and not proc.alive:
-            raise ToolError(
-                f"{proc.name} exited before listening on {host}:{port}: {proc.log_tail()}"
-            )
-        if time.monotonic() >= deadline:
-            raise TargetUnreachable(
-                f"{host}:{port} did not accept connections within {timeout:g} s"
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-
-
 # --------------------------------------------------------------------------------------------
 # processes
 # --------------------------------------------------------------------------------------------
@@ -191,6 +160,59 @@ _libc: Any = None
 def _pdeathsig() -> None:  # runs in the child between fork and exec: no imports, no dlopen
     if _libc is not None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def die_with_parent_preexec() -> Callable[[], None] | None:
+    """The ``preexec_fn`` that SIGKILLs the child when this process dies, or None where it cannot.
+
+    >>> subprocess.Popen(["psql", ...], process_group=0, preexec_fn=die_with_parent_preexec())
+
+    libc is loaded here, in the parent: between fork and exec the child must not import or
+    dlopen (another thread may hold the loader's lock), nor signal anyone itself. None off the
+    main thread (the kernel ties ``PR_SET_PDEATHSIG`` to the forking *thread*: a child forked by
+    a short-lived thread would die with that thread) and where libc cannot be loaded.
+    """
+    global _libc
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if _libc is None:
+        with contextlib.suppress(OSError):
+            _libc = ctypes.CDLL(None, use_errno=True)
+    return _pdeathsig if _libc is not None else None
+
+
+def _popen(
+    name: str,
+    argv: Sequence[str],
+    stdout: Any,
+    stderr: Any,
+    env: Mapping[str, str] | None,
+    cwd: Path | str | None,
+    process_group: int,
+    preexec: Callable[[], None] | None,
+    **kwargs: Any,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` (stdin closed) in ``process_group`` (0: a new one); ToolError if it cannot."""
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            process_group=process_group,
+            close_fds=True,
+            preexec_fn=preexec,
+            **kwargs,
+        )
+    except OSError as exc:
+        raise ToolError(f"cannot start {name} ({argv[0]}): {exc.strerror or exc}") from exc
+
+
+def _record_group(pgid: int, name: str) -> None:
+    """The pidfile the next run's :func:`reap_leftovers` kills group ``pgid`` by."""
+    _record("proc", str(pgid), f"{pgid} {_proc_starttime(pgid) or ''} {name}")
 
 
 class ManagedProcess:
@@ -233,32 +255,17 @@ class ManagedProcess:
         kwargs: dict[str, Any] = {}
         if user is not None:
             kwargs.update(user=user[0], group=user[1], extra_groups=[])
-        main = threading.current_thread() is threading.main_thread()
-        global _libc
-        if pdeathsig and main and _libc is None:
-            with contextlib.suppress(OSError):
-                _libc = ctypes.CDLL(None, use_errno=True)
-        preexec: Callable[[], None] | None = _pdeathsig if (pdeathsig and main) else None
+        preexec = die_with_parent_preexec() if pdeathsig else None
         try:
-            self.popen = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                process_group=0,
-                close_fds=True,
-                preexec_fn=preexec,
-                **kwargs,
+            self.popen = _popen(
+                self.name, argv, out, subprocess.STDOUT, env, cwd, 0, preexec, **kwargs
             )
-        except OSError as exc:
+        except ToolError:
             self._close_log()
-            raise ToolError(f"cannot start {self.name} ({argv[0]}): {exc.strerror or exc}") from exc
+            raise
         with _lock:
             _processes[self.popen.pid] = self
-        start = _proc_starttime(self.popen.pid) or ""
-        _record("proc", str(self.popen.pid), f"{self.popen.pid} {start} {self.name}")
+        _record_group(self.popen.pid, self.name)
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
@@ -350,6 +357,143 @@ class ManagedProcess:
         return f"<ManagedProcess {self.name} pid={pid} {state}>"
 
 
+class GroupMember:
+    """One child of a :class:`ProcessGroup`: its exit is noticed without reaping it, then it is
+    reaped with its CPU time (``wait4``).
+
+    >>> worker.poll()          # exited? (does not reap: the leader's zombie pins the group id)
+    True
+    >>> worker.reap(); worker.rc, worker.cpu_s, worker.wall_s
+    (0, 0.84, 12.3)
+    """
+
+    def __init__(self, role: str, popen: subprocess.Popen[bytes]) -> None:
+        self.role = role
+        self.popen = popen
+        self.pid = popen.pid
+        self.started = time.monotonic()
+        self.exited_at: float | None = None  # when poll() first saw it gone
+        self.rc: int | None = None  # set by reap()
+        self.cpu_s = 0.0  # user+sys of its whole life, set by reap()
+        self.wall_s = 0.0
+
+    def poll(self) -> bool:
+        """Has it exited? Does NOT reap it: an unreaped leader pins the group id (see reap)."""
+        if self.exited_at is not None:
+            return True
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere
+            info, self.rc = None, -1
+        if info is None and self.rc is None:
+            return False
+        self.exited_at = time.monotonic()
+        self.wall_s = self.exited_at - self.started
+        return True
+
+    def reap(self) -> None:
+        """Collect exit status and CPU time of an exited process (``poll()`` returned True)."""
+        if self.rc is not None:
+            return
+        try:
+            _pid, status, ru = os.wait4(self.pid, 0)
+        except ChildProcessError:
+            self.rc = -1
+            return
+        self.rc = os.waitstatus_to_exitcode(status)
+        self.popen.returncode = self.rc
+        self.cpu_s = ru.ru_utime + ru.ru_stime
+
+
+class ProcessGroup:
+    """Children sharing one process group (the first one spawned leads it), tracked like a
+    :class:`ManagedProcess`: killed at exit, on SIGTERM, and by the next run after a SIGKILL.
+
+    >>> group = ProcessGroup("locust")
+    >>> with open(out / "locust.log", "wb") as log:
+    ...     master = group.spawn("master", [python, "-m", "locust", "--master"], stdout=log)
+    ...     worker = group.spawn("worker", [python, "-m", "locust", "--worker"], stdout=log)
+    >>> group.all_exited()
+    False
+    >>> group.terminate(grace=2.0)          # SIGTERM, SIGKILL after 2 s, stragglers too; reaped
+    >>> [m.rc for m in group.members]
+    [-15, -15]
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.members: list[GroupMember] = []
+        self.pgid: int | None = None
+
+    def spawn(
+        self,
+        role: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | str | None = None,
+        stdout: Any = None,
+        stderr: Any = None,
+    ) -> GroupMember:
+        """Start ``argv`` in the group (stdin closed; ``stdout``/``stderr`` as for Popen)."""
+        _ensure_installed()
+        group = 0 if self.pgid is None else self.pgid
+        popen = _popen(self.name, argv, stdout, stderr, env, cwd, group, die_with_parent_preexec())
+        member = GroupMember(role, popen)
+        self.members.append(member)
+        if self.pgid is None:
+            self.pgid = popen.pid
+            with _lock:
+                _groups[self.pgid] = self
+            _record_group(self.pgid, self.name)
+        return member
+
+    def all_exited(self) -> bool:
+        """Has every member exited (none reaped by this call)?"""
+        return all([m.poll() for m in self.members])
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the whole group (nothing if it is gone)."""
+        if self.pgid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pgid, sig)
+
+    def terminate(self, grace: float = 5.0) -> None:
+        """SIGTERM the group, SIGKILL it after ``grace``; then sweep, reap and forget it.
+
+        Anything else in the group (a child a member started, a stuck helper) is SIGKILLed
+        before the leader is reaped: until then its zombie keeps the group id from being reused,
+        so the signal cannot reach an unrelated process group. Idempotent.
+        """
+        if self.pgid is None:
+            return
+        try:
+            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+                if self.all_exited():
+                    break
+                self.signal(sig)
+                deadline = time.monotonic() + wait
+                while time.monotonic() < deadline and not self.all_exited():
+                    time.sleep(0.05)
+            leader = self.members[0]
+            if leader.poll() and leader.rc is None:
+                self.signal(signal.SIGKILL)  # stragglers; the zombie leader pins pgid
+            for member in self.members:
+                if member.poll():
+                    member.reap()
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        if self.pgid is not None:
+            with _lock:
+                _groups.pop(self.pgid, None)
+            _unrecord("proc", str(self.pgid))
+
+    def __repr__(self) -> str:
+        return f"<ProcessGroup {self.name} pgid={self.pgid} members={len(self.members)}>"
+
+
 def running_processes() -> list[ManagedProcess]:
     """The processes started by this run and not yet stopped."""
     with _lock:
@@ -360,7 +504,11 @@ def stop_all() -> None:
     """Kill every started process group and remove every temp dir (atexit / signal path)."""
     with _lock:
         procs = list(_processes.values())
+        groups = list(_groups)
         dirs = list(_tempdirs)
+    for pgid in groups:  # not reaped here: whoever waits on them collects them
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
     for proc in procs:
         if proc.popen is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):

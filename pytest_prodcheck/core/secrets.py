@@ -23,15 +23,18 @@ _KV_PASSWORD = re.compile(
 
 # a "user:secret@" left in a string that is not a well-formed URL (e.g. a mistyped scheme)
 _LOOSE_PASSWORD = re.compile(r"(?<=[\w.-]:)(?!\*\*\*@)[^\s:@/]+(?=@)")
+# libpq key=value DSNs: password=secret, password='quoted \' secret', sslpassword=…
+_LIBPQ_PASSWORD = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s'&;]+)")
 
 
 def mask_dsn(dsn: str) -> str:
-    """Replace the password of a URL-style DSN with ``***``, also in a malformed one.
+    """Replace the password of a URL or key=value DSN with ``***``, also in a malformed one.
 
-    >>> mask_dsn("posgres:/app:hunter2@/x")
-    'posgres:/app:***@/x'
+    >>> mask_dsn("posgres:/app:hunter2@/x"), mask_dsn("host=h password='a b'")
+    ('posgres:/app:***@/x', 'host=h password=***')
     """
     masked = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", dsn)
+    masked = _LIBPQ_PASSWORD.sub(lambda m: f"{m[1]}{MASK}", masked)
     return _LOOSE_PASSWORD.sub(MASK, masked)
 
 

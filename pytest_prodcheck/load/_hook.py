@@ -20,12 +20,26 @@ import math
 import os
 import resource
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import gevent
 import locust.stats
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
+
+_Listener = TypeVar("_Listener", bound=Callable[..., None])
+
+
+def _on(hook: Any) -> Callable[[_Listener], _Listener]:
+    """``@_on(events.init)``: ``hook.add_listener`` with a type mypy can check (locust has none)."""
+    add: Callable[[Callable[..., None]], object] = hook.add_listener
+
+    def register(func: _Listener) -> _Listener:
+        add(func)
+        return func
+
+    return register
 
 
 def _floor_bucket(response_time: int | float) -> int:
@@ -87,7 +101,7 @@ def _progress_writer(environment: Any) -> None:
             fh.write(json.dumps(line) + "\n")
 
 
-@events.init.add_listener
+@_on(events.init)
 def _on_init(environment: Any, **_kw: Any) -> None:
     _state["env"] = environment
     runner = environment.runner
@@ -100,7 +114,7 @@ def _on_init(environment: Any, **_kw: Any) -> None:
         gevent.spawn(_progress_writer, environment)
 
 
-@events.test_start.add_listener
+@_on(events.test_start)
 def _on_test_start(**_kw: Any) -> None:
     if _state["start_wall"] is None:
         _state["start_wall"] = time.time()
@@ -108,20 +122,20 @@ def _on_test_start(**_kw: Any) -> None:
         _state["lags"] = []
 
 
-@events.test_stop.add_listener
+@_on(events.test_stop)
 def _on_test_stop(**_kw: Any) -> None:
     _state["stop_wall"] = time.time()
     _state["stop_cpu"] = _cpu()
 
 
-@events.cpu_warning.add_listener
+@_on(events.cpu_warning)
 def _on_cpu_warning(**_kw: Any) -> None:
     _state["cpu_warning"] = True
 
 
 if RAW:
 
-    @events.request.add_listener
+    @_on(events.request)
     def _on_request(request_type: str, name: str, response_time: float, **_kw: Any) -> None:
         _raw.append(json.dumps([request_type, name, response_time]))
         if len(_raw) >= 2000:
@@ -135,7 +149,7 @@ def _flush_raw() -> None:
         _raw.clear()
 
 
-@events.quit.add_listener
+@_on(events.quit)
 def _on_quit(**_kw: Any) -> None:
     _flush_raw()
     if not OUT:

@@ -8,6 +8,7 @@ class DailyShape(StagesShape):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from locust import LoadTestShape
 
@@ -19,12 +20,14 @@ class StagesShape(LoadTestShape):
     shape: StageShape
 
     def __init__(self) -> None:
-        super().__init__()
+        init: Callable[[], None] = super().__init__  # locust's own methods carry no annotations
+        init()
         scale = float(os.environ.get(TIME_SCALE_ENV, "1") or "1")
         self.active = self.shape.scaled(scale) if scale != 1 else self.shape
 
     def tick(self) -> tuple[int, float] | None:
-        users = self.active.users_at(self.get_run_time())
+        run_time: Callable[[], float] = self.get_run_time
+        users = self.active.users_at(run_time())
         if users is None:
             return None  # ends the run: with a shape, -t is ignored
         return users, self.active.spawn_rate

@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.result import CheckResult
-from pytest_prodcheck.load.journey import DEFAULT_WAIT_MAX, DEFAULT_WAIT_MIN, EndpointPaths
+from pytest_prodcheck.load.journey import EndpointPaths
 from pytest_prodcheck.load.profiles import Profile, get_profile
 from pytest_prodcheck.load.report import summary_lines, write_summary
 from pytest_prodcheck.load.runner import GeneratorHealth, LoadRun, Progress, RunSpec, run_locust
 from pytest_prodcheck.load.shapes import get_shape
-from pytest_prodcheck.load.thresholds import Thresholds, Verdict, thresholds_from_settings
+from pytest_prodcheck.load.thresholds import Thresholds, Verdict
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def run_dir(report_dir: str | Path, name: str) -> Path:
 
 
 def plan_load(
-    settings: Any,
+    settings: Settings,
     profile: str,
     *,
     host: str,
@@ -169,10 +170,10 @@ def plan_load(
     out_dir: Path | None = None,
     **spec_overrides: Any,
 ) -> LoadPlan:
-    """Everything validated, nothing started. ``settings`` is a :class:`config.Settings`."""
+    """Everything validated, nothing started; ``[load]`` and ``load_duration`` from ``settings``."""
     load = settings.load
-    overrides = load.profiles.get(profile) if hasattr(load, "profiles") else None
-    base = {}
+    overrides = load.profiles.get(profile)
+    base: dict[str, object] = {}
     if overrides is not None:
         base = {
             "users": overrides.users,
@@ -180,7 +181,7 @@ def plan_load(
             "run_time": overrides.run_time,
         }
     if duration_s is None:
-        duration_s = getattr(settings, "load_duration", None)
+        duration_s = settings.load_duration
     prof = get_profile(profile, base, users=users, spawn_rate=spawn_rate, duration_s=duration_s)
     effective_users: float = prof.users
     starts: float = prof.users
@@ -192,13 +193,12 @@ def plan_load(
             stage = stage.scaled_to(duration_s)
         effective_users, starts, length = stage.mean_users, stage.peak_users, stage.duration_s
         name = f"{profile}-{shape}"
-    thresholds = thresholds_from_settings(
-        load, profile, effective_users, overrides, run_time_s=length, starts=starts
+    thresholds = Thresholds.from_settings(
+        load, profile, effective_users, run_time_s=length, starts=starts
     )
-    paths = paths_from_settings(tuple(getattr(load, "paths", ()) or ()))
-    wait_min = float(getattr(load, "wait_min", DEFAULT_WAIT_MIN))
-    wait_max = float(getattr(load, "wait_max", DEFAULT_WAIT_MAX))
-    n_workers = workers if workers is not None else int(getattr(load, "workers", 0) or 0)
+    paths = paths_from_settings(load.paths)
+    wait_min, wait_max = float(load.wait_min), float(load.wait_max)
+    n_workers = workers if workers is not None else load.workers
     if n_workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {n_workers}")
     config: dict[str, Any] = {"paths": paths.to_dict(), "wait_min": wait_min, "wait_max": wait_max}
@@ -207,7 +207,7 @@ def plan_load(
     if ca_bundle:
         config["ca_bundle"] = str(ca_bundle)
         config["verify"] = True
-    out = out_dir or run_dir(report_dir or getattr(settings, "report_dir", None) or "reports", name)
+    out = out_dir or run_dir(report_dir or settings.report_dir, name)
     spec = RunSpec(
         host=host.rstrip("/"),
         out_dir=out,
@@ -218,8 +218,8 @@ def plan_load(
         shape_duration_s=duration_s if shape else None,
         locust_config=config,
         workers=n_workers,
-        max_cpu_ratio=float(getattr(load, "max_cpu_ratio", 0.9)),
-        max_loop_lag_ms=float(getattr(load, "max_loop_lag_ms", 100.0)),
+        max_cpu_ratio=float(load.max_cpu_ratio),
+        max_loop_lag_ms=float(load.max_loop_lag_ms),
         **spec_overrides,
     )
     return LoadPlan(name, prof, thresholds, spec)

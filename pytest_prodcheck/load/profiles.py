@@ -8,8 +8,8 @@
     80
 
 Profiles (guide, "Load Testing"): smoke 10 users / 2 min, baseline 50 / 10 min, stress 200 / 15 min,
-spike 500 / 5 min, endurance 100 / 60 min. Spawn rates ramp each profile within ~10 % of its
-run time. ``[load.profiles.<name>]`` in ``prodcheck.toml`` overrides ``users``, ``spawn_rate``,
+spike 500 / 5 min, endurance 100 / 60 min, stated in :data:`pytest_prodcheck.guide.LOAD_PROFILES`.
+Spawn rates ramp each profile within ~10 % of its run time. ``[load.profiles.<name>]`` in ``prodcheck.toml`` overrides ``users``, ``spawn_rate``,
 ``run_time`` and the per-profile thresholds (see :mod:`pytest_prodcheck.load.thresholds`).
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.guide import LOAD_PROFILES
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,8 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", 10, 120.0, 2.0, "quick sanity check"),
-    "baseline": Profile("baseline", 50, 600.0, 5.0, "performance baseline"),
-    "stress": Profile("stress", 200, 900.0, 20.0, "find breaking points"),
-    "spike": Profile("spike", 500, 300.0, 100.0, "sudden traffic spikes"),
-    "endurance": Profile("endurance", 100, 3600.0, 10.0, "memory leaks, stability"),
+    name: Profile(name, p.users, float(p.run_time_s), p.spawn_rate, p.purpose)
+    for name, p in LOAD_PROFILES.items()
 }
 
 

@@ -10,7 +10,7 @@
 
 What it guarantees:
 
-* Locust runs as ``python -m locust`` in its own process group (plus ``PR_SET_PDEATHSIG``), with
+* Locust runs as ``python -m locust`` in one :class:`~pytest_prodcheck.core.proc.ProcessGroup`, with
   the bundled locustfile and the injected hook (``_hook.py``: 1 ms buckets, progress, CPU meta).
 * The run is bounded: ``time_bound_s()`` = run time (or shape length) + stop timeout + margin
   (+ worker start-up). Past it the whole group gets SIGTERM then SIGKILL, and :class:`ToolError`
@@ -26,16 +26,12 @@ What it guarantees:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import ctypes
 import json
 import math
 import os
-import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +40,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import GroupMember, ProcessGroup
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.load.stats import LoadStats
 
@@ -52,7 +50,6 @@ LOCUSTFILE = HERE / "locustfile.py"
 HOOKFILE = HERE / "_hook.py"
 MARGIN_S = 30.0
 WORKER_WAIT_S = 30
-_LIVE_GROUPS: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -204,12 +201,6 @@ class LoadRun:
         return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _checked_url(host: str) -> Any:
     """``urlsplit(host)`` of a plain http(s) base URL; :class:`ConfigError` otherwise."""
     parts = urlsplit(host)
@@ -238,35 +229,8 @@ def check_reachable(host: str, timeout: float = 5.0) -> None:
         ) from None
 
 
-def _pdeathsig() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _kill_group(pgid: int, grace: float = 5.0) -> None:
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                _LIVE_GROUPS.discard(pgid)
-                return
-            time.sleep(0.05)
-    _LIVE_GROUPS.discard(pgid)
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for pgid in list(_LIVE_GROUPS):
-        _kill_group(pgid, grace=2.0)
-
-
-def _base_cmd(spec: RunSpec) -> list[str]:
+def locust_command(spec: RunSpec) -> list[str]:
+    """``python -m locust -f <locustfiles>,<shape>,<hook>``: what every Locust process runs."""
     files = [str(p) for p in spec.locustfiles]
     if spec.shape:
         from pytest_prodcheck.load.shapes import shape_file
@@ -281,7 +245,7 @@ def build_commands(spec: RunSpec, master_port: int | None = None) -> list[list[s
     _checked_url(spec.host)
     out = spec.out_dir
     main = [
-        *_base_cmd(spec),
+        *locust_command(spec),
         "--headless",
         "--host", spec.host,
         "--json-file", str(out / "locust"),
@@ -303,7 +267,7 @@ def build_commands(spec: RunSpec, master_port: int | None = None) -> list[list[s
         "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
         "--expect-workers", str(spec.workers), "--expect-workers-max-wait", str(WORKER_WAIT_S),
     ]  # fmt: skip
-    worker = [*_base_cmd(spec), "--worker", "--master-host", "127.0.0.1"]
+    worker = [*locust_command(spec), "--worker", "--master-host", "127.0.0.1"]
     worker += ["--master-port", str(master_port)]
     return [main] + [list(worker) for _ in range(spec.workers)]
 
@@ -327,80 +291,6 @@ def _child_env(spec: RunSpec) -> dict[str, str]:
     return env
 
 
-class _Proc:
-    def __init__(
-        self, role: str, argv: list[str], env: dict[str, str], log: Any, pgid: int
-    ) -> None:
-        import subprocess
-
-        self.role = role
-        self.start = time.monotonic()
-        kw: dict[str, Any] = {"process_group": pgid}  # 0: a new group led by this process
-        self.popen = subprocess.Popen(
-            argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            preexec_fn=_pdeathsig, **kw,
-        )  # fmt: skip
-        self.pid = self.popen.pid
-        self.rc: int | None = None
-        self.cpu_s = 0.0
-        self.wall_s = 0.0
-        self.exited_at: float | None = None
-
-    def poll(self) -> bool:
-        """Has it exited? Does NOT reap it: an unreaped leader pins the group id (see reap)."""
-        if self.exited_at is not None:
-            return True
-        try:
-            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:  # reaped elsewhere
-            info, self.rc = None, -1
-        if info is None and self.rc is None:
-            return False
-        self.exited_at = time.monotonic()
-        self.wall_s = self.exited_at - self.start
-        return True
-
-    def reap(self) -> None:
-        """Collect exit status and CPU time of an exited process (``poll()`` returned True)."""
-        if self.rc is not None:
-            return
-        try:
-            _pid, status, ru = os.wait4(self.pid, 0)
-        except ChildProcessError:
-            self.rc = -1
-            return
-        self.rc = os.waitstatus_to_exitcode(status)
-        self.popen.returncode = self.rc
-        self.cpu_s = ru.ru_utime + ru.ru_stime
-
-
-def _terminate(procs: list[_Proc], pgid: int, grace: float) -> None:
-    """SIGTERM the group, SIGKILL it after ``grace``; then sweep and reap.
-
-    Anything else in the group (a child a locustfile started, a stuck worker) is SIGKILLed before
-    the leader is reaped: until then its zombie keeps the group id from being reused, so the
-    signal cannot reach an unrelated process group.
-    """
-    try:
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            if all(p.poll() for p in procs):
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, sig)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and not all(p.poll() for p in procs):
-                time.sleep(0.05)
-        leader = procs[0] if procs and procs[0].pid == pgid else None
-        if leader is not None and leader.poll() and leader.rc is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)  # stragglers; the zombie leader pins pgid
-        for p in procs:
-            if p.poll():
-                p.reap()
-    finally:
-        _LIVE_GROUPS.discard(pgid)
-
-
 def run_locust(spec: RunSpec, progress: Callable[[Progress], None] | None = None) -> LoadRun:
     """Run one load test as described by ``spec``; see the module docstring for guarantees."""
     if spec.connect_check:
@@ -415,34 +305,24 @@ def run_locust(spec: RunSpec, progress: Callable[[Progress], None] | None = None
     argvs = build_commands(spec, master_port)
     env = _child_env(spec)
     log_path = spec.out_dir / "locust.log"
-    procs: list[_Proc] = []
-    pgid = 0
-    restore = _install_sigterm(lambda: _terminate(procs, pgid, grace=2.0) if pgid else None)
+    group = ProcessGroup("locust")  # killed by the run registry on SIGTERM / at exit
     started = time.monotonic()
     try:
         with open(log_path, "wb") as log:
             for i, argv in enumerate(argvs):
                 role = ("master" if spec.workers else "local") if i == 0 else "worker"
-                proc = _Proc(role, argv, env, log, pgid)
-                if i == 0:
-                    pgid = proc.pid
-                    _LIVE_GROUPS.add(pgid)
-                procs.append(proc)
-            _wait(procs, spec, started, bound, progress)
+                group.spawn(role, argv, env=env, stdout=log, stderr=log)
+            _wait(group.members, spec, started, bound, progress)
     except BaseException:
-        if pgid:
-            _terminate(procs, pgid, grace=2.0)
+        group.terminate(grace=2.0)
         raise
-    finally:
-        restore()
-    if pgid:
-        _terminate(procs, pgid, grace=1.0)  # a worker that did not follow its master
+    group.terminate(grace=1.0)  # a worker that did not follow its master
     wall = time.monotonic() - started
-    return _collect(spec, procs, wall, log_path)
+    return _collect(spec, group.members, wall, log_path)
 
 
 def _wait(
-    procs: list[_Proc],
+    procs: list[GroupMember],
     spec: RunSpec,
     started: float,
     bound: float,
@@ -485,28 +365,6 @@ def _wait(
         time.sleep(0.2)
 
 
-def _install_sigterm(on_term: Callable[[], None]) -> Callable[[], None]:
-    """Kill our process group on SIGTERM too, then let the previous handler run."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def handler(signum: int, frame: Any) -> None:
-        on_term()
-        signal.signal(signal.SIGTERM, previous)
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            os.kill(os.getpid(), signum)
-
-    signal.signal(signal.SIGTERM, handler)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
-
-    return restore
-
-
 def _tail(path: Path, lines: int = 5) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
@@ -515,7 +373,7 @@ def _tail(path: Path, lines: int = 5) -> str:
     return mask_text(" | ".join(text[-lines:]))
 
 
-def _collect(spec: RunSpec, procs: list[_Proc], wall: float, log_path: Path) -> LoadRun:
+def _collect(spec: RunSpec, procs: list[GroupMember], wall: float, log_path: Path) -> LoadRun:
     main = procs[0]
     json_path = spec.out_dir / "locust.json"
     if main.rc not in (0, None) or not json_path.exists():

@@ -31,8 +31,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pytest_prodcheck.config import LoadSettings
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.guide import LOAD
 from pytest_prodcheck.load.journey import (
     DEFAULT_WAIT_MAX,
     DEFAULT_WAIT_MIN,
@@ -142,7 +144,7 @@ def throughput_bound(
 @dataclass(frozen=True)
 class Thresholds:
     items: tuple[Threshold, ...]
-    ai_pattern: str = "^/api/ai/"
+    ai_pattern: str = LOAD.ai_pattern
 
     @classmethod
     def build(
@@ -151,14 +153,14 @@ class Thresholds:
         users: float,
         wait_min: float = DEFAULT_WAIT_MIN,
         wait_max: float = DEFAULT_WAIT_MAX,
-        p95_ms: float = 1000,
-        p99_ms: float = 2000,
-        ai_p95_ms: float | None = 3000,
-        ai_p99_ms: float | None = 5000,
-        error_rate: float = 0.01,
-        min_rps: float | None = 100,
+        p95_ms: float = LOAD.p95_ms,
+        p99_ms: float = LOAD.p99_ms,
+        ai_p95_ms: float | None = LOAD.ai_p95_ms,
+        ai_p99_ms: float | None = LOAD.ai_p99_ms,
+        error_rate: float = LOAD.error_rate,
+        min_rps: float | None = LOAD.min_rps,
         profile_min_rps: float | None = None,
-        ai_pattern: str = "^/api/ai/",
+        ai_pattern: str = LOAD.ai_pattern,
         profile: str = "custom",
         per_task: float | None = None,
         run_time_s: float | None = None,
@@ -204,6 +206,40 @@ class Thresholds:
         if rps is not None:
             items.append(rps)
         return cls(tuple(items), ai_pattern)
+
+    @classmethod
+    def from_settings(
+        cls,
+        load: LoadSettings,
+        profile: str,
+        users: float,
+        *,
+        run_time_s: float | None = None,
+        starts: float | None = None,
+    ) -> Thresholds:
+        """Thresholds of ``profile`` from ``[load]``: a ``[load.profiles.<name>]`` value set for
+        the profile wins over the section's (its ``min_rps`` is strict, see :meth:`build`)."""
+        own = load.profiles.get(profile)
+
+        def pick(value: float | None, default: float) -> float:
+            return value if value is not None else default
+
+        return cls.build(
+            users=users,
+            wait_min=load.wait_min,
+            wait_max=load.wait_max,
+            p95_ms=pick(own.p95_ms if own else None, load.p95_ms),
+            p99_ms=pick(own.p99_ms if own else None, load.p99_ms),
+            ai_p95_ms=load.ai_p95_ms,
+            ai_p99_ms=load.ai_p99_ms,
+            error_rate=pick(own.error_rate if own else None, load.error_rate),
+            min_rps=load.min_rps,
+            profile_min_rps=own.min_rps if own else None,
+            ai_pattern=load.ai_pattern,
+            profile=profile,
+            run_time_s=run_time_s,
+            starts=starts,
+        )
 
     def evaluate(self, stats: LoadStats) -> tuple[Verdict, ...]:
         out = []
@@ -260,35 +296,3 @@ def _whole_ms(key: str, value: float) -> float:
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-
-def thresholds_from_settings(
-    load: Any,
-    profile: str,
-    users: float,
-    profile_overrides: Any = None,
-    run_time_s: float | None = None,
-    starts: float | None = None,
-) -> Thresholds:
-    """Thresholds from a ``[load]`` settings object (duck-typed) and a profile's overrides."""
-
-    def pick(name: str, default: Any) -> Any:
-        value = getattr(profile_overrides, name, None) if profile_overrides is not None else None
-        return value if value is not None else getattr(load, name, default)
-
-    return Thresholds.build(
-        users=users,
-        wait_min=float(getattr(load, "wait_min", DEFAULT_WAIT_MIN)),
-        wait_max=float(getattr(load, "wait_max", DEFAULT_WAIT_MAX)),
-        p95_ms=pick("p95_ms", 1000),
-        p99_ms=pick("p99_ms", 2000),
-        ai_p95_ms=getattr(load, "ai_p95_ms", 3000),
-        ai_p99_ms=getattr(load, "ai_p99_ms", 5000),
-        error_rate=pick("error_rate", 0.01),
-        min_rps=getattr(load, "min_rps", 100),
-        profile_min_rps=getattr(profile_overrides, "min_rps", None) if profile_overrides else None,
-        ai_pattern=getattr(load, "ai_pattern", "^/api/ai/"),
-        profile=profile,
-        run_time_s=run_time_s,
-        starts=starts,
-    )

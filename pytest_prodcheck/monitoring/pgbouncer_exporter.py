@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pytest_prodcheck.core.errors import ProdcheckError
-from pytest_prodcheck.probes.pgbouncer import AdminConsole, Table
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole, Table
 
 DSN_ENV = "PRODCHECK_PGBOUNCER_DSN"
 

@@ -27,13 +27,8 @@ from urllib.parse import quote
 import requests
 
 from pytest_prodcheck.core.errors import ToolError
-from pytest_prodcheck.core.proc import (
-    ManagedProcess,
-    chown_tree,
-    free_port,
-    service_account,
-    wait_port,
-)
+from pytest_prodcheck.core.ports import free_port, wait_port
+from pytest_prodcheck.core.proc import ManagedProcess, chown_tree, service_account
 from pytest_prodcheck.monitoring.rules import render_rules
 
 PROMETHEUS = "prometheus"

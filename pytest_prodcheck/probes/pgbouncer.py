@@ -1,4 +1,4 @@
-"""PgBouncer through its admin console: configuration audit, version risks, monitoring tables.
+"""PgBouncer checks through its admin console: configuration audit, version risks, monitoring.
 
     >>> expected = PgBouncerExpected()          # the guide's values (pool_mode transaction, ...)
     >>> with AdminConsole("postgresql://pgb_admin:pw@127.0.0.1:6432/pgbouncer") as console:
@@ -8,8 +8,8 @@
     >>> [r.id for r in results if not r.ok]
     ['pgbouncer.config.pool_mode']
 
-The admin console speaks only the simple query protocol and refuses ``BEGIN``: connections are
-autocommit and commands are sent without parameters. Check ids:
+The console client itself (:class:`~pytest_prodcheck.core.pgbouncer_admin.AdminConsole`,
+``Table``) lives in ``core/pgbouncer_admin.py``. Check ids:
 
 - ``pgbouncer.config.<setting>`` for each guide setting, ``pgbouncer.config.databases`` for
   per-database overrides in ``[databases]`` that undo the global values;
@@ -22,26 +22,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from types import TracebackType
 from typing import Any
 
-import psycopg
-
-from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import ToolError
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole, Table
 from pytest_prodcheck.core.result import CheckResult
-from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 from pytest_prodcheck.guide import PGBOUNCER
 
 __all__ = [
     "APP_PREPARES_EXTRA",
     "MONITORING_VIEWS",
-    "AdminConsole",
     "PgBouncerExpected",
-    "Table",
     "audit_config",
     "check_prepared_statements",
-    "dsn_password",
-    "first_line",
     "monitoring_snapshot",
     "parse_version",
     "prepares_disabled_by",
@@ -89,169 +82,6 @@ class PgBouncerExpected:
 
     def items(self) -> list[tuple[str, str | int]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
-
-
-@dataclass(frozen=True)
-class Table:
-    """Rows of one ``SHOW`` command, all values as text (``None`` for SQL NULL).
-
-    >>> t = Table(("database", "cl_active"), (("ecommerce", "3"),))
-    >>> t.dicts()
-    [{'database': 'ecommerce', 'cl_active': '3'}]
-    """
-
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str | None, ...], ...]
-
-    def dicts(self) -> list[dict[str, str | None]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
-
-    def render(self) -> str:
-        """An aligned plain-text table, numbers right-aligned, as psql prints it."""
-        cells = [[("" if v is None else v) for v in row] for row in self.rows]
-        widths = [len(c) for c in self.columns]
-        for row in cells:
-            for i, value in enumerate(row):
-                widths[i] = max(widths[i], len(value))
-        numeric = [
-            bool(cells) and all(_is_number(row[i]) or row[i] == "" for row in cells)
-            for i in range(len(self.columns))
-        ]
-
-        def line(values: Sequence[str], header: bool = False) -> str:
-            out = []
-            for i, value in enumerate(values):
-                out.append(
-                    value.rjust(widths[i]) if numeric[i] and not header else value.ljust(widths[i])
-                )
-            return " | ".join(out).rstrip()
-
-        parts = [line(self.columns, header=True), "-+-".join("-" * w for w in widths)]
-        parts.extend(line(row) for row in cells)
-        parts.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
-        return "\n".join(parts)
-
-
-def _is_number(value: str) -> bool:
-    return bool(re.fullmatch(r"-?\d+(\.\d+)?", value))
-
-
-def dsn_password(dsn: str) -> str | None:
-    """The password in a DSN (URL or key=value), for masking error messages.
-
-    >>> dsn_password("postgresql://app:s3cret@127.0.0.1:6432/ecommerce")
-    's3cret'
-    """
-    try:
-        return psycopg.conninfo.conninfo_to_dict(dsn).get("password")  # type: ignore[return-value]
-    except psycopg.ProgrammingError:
-        return None
-
-
-_AUTH_MARKERS = (
-    "authentication failed",
-    "no such user",
-    "not allowed",
-    "no password supplied",
-    "no pg_hba.conf entry",
-)
-_DB_MARKERS = ("no such database", "does not exist")
-_DSN_MARKERS = ("for connection option", "invalid connection option", "invalid sslmode")
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (psycopg errors carry DETAIL/HINT lines)."""
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
-def connect_error(dsn: str, exc: BaseException, what: str) -> TargetUnreachable | ConfigError:
-    """Turn a psycopg connection failure into one masked line that says what to do."""
-    pw = dsn_password(dsn)
-    detail = mask_text(first_line(exc), extra=[pw or ""])
-    where = mask_dsn(dsn)
-    if any(marker in detail for marker in _DSN_MARKERS):
-        return ConfigError(f"{what} DSN {where} is malformed: {detail}")
-    if any(marker in detail for marker in _AUTH_MARKERS):
-        return ConfigError(f"{what} {where}: {detail}; check the user and password")
-    if any(marker in detail for marker in _DB_MARKERS):
-        return ConfigError(f"{what} {where}: {detail}; check the database name in the DSN")
-    return TargetUnreachable(
-        f"{what} {where} unreachable: {detail}; is it running and is the DSN right?"
-    )
-
-
-class AdminConsole:
-    """A connection to PgBouncer's admin console (database ``pgbouncer``).
-
-    >>> with AdminConsole(dsn) as console:
-    ...     console.show("POOLS").dicts()[0]["pool_mode"]
-    'transaction'
-    """
-
-    def __init__(self, dsn: str, connect_timeout: float = 5.0) -> None:
-        self.dsn = dsn
-        self.connect_timeout = connect_timeout
-        self._conn: psycopg.Connection[Any] | None = None
-
-    def __enter__(self) -> AdminConsole:
-        try:
-            self._conn = psycopg.connect(
-                self.dsn,
-                autocommit=True,
-                prepare_threshold=None,
-                connect_timeout=max(1, round(self.connect_timeout)),
-            )
-        except psycopg.ProgrammingError as exc:
-            raise ConfigError(
-                f"PgBouncer admin DSN {mask_dsn(self.dsn)} is malformed: "
-                f"{mask_text(first_line(exc), extra=[dsn_password(self.dsn) or ''])}"
-            ) from None
-        except psycopg.Error as exc:
-            raise connect_error(self.dsn, exc, "PgBouncer admin console") from None
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def show(self, what: str) -> Table:
-        """Run ``SHOW <what>`` (simple protocol, no parameters) and return its rows as text."""
-        if not re.fullmatch(r"[A-Za-z_]+", what):
-            raise ConfigError(f"not a PgBouncer SHOW command: {what!r}")
-        if self._conn is None:
-            raise RuntimeError("AdminConsole used outside 'with'")
-        try:
-            cur = self._conn.execute(f"SHOW {what.upper()}")
-            columns = tuple(d.name for d in cur.description or ())
-            rows = tuple(
-                tuple(None if v is None else str(v) for v in row) for row in cur.fetchall()
-            )
-        except psycopg.Error as exc:
-            msg = first_line(exc)
-            if "unrecognized configuration parameter" in msg or "syntax error" in msg:
-                raise ConfigError(
-                    f"{mask_dsn(self.dsn)} is not a PgBouncer admin console ({msg}); "
-                    "point admin_dsn at database 'pgbouncer' on PgBouncer's port"
-                ) from None
-            raise ToolError(f"PgBouncer SHOW {what.upper()} failed: {msg}") from None
-        return Table(columns, rows)
-
-    def config(self) -> dict[str, str]:
-        """``SHOW CONFIG`` as ``{key: value}``."""
-        return {r["key"] or "": r["value"] or "" for r in self.show("CONFIG").dicts()}
-
-    def databases(self) -> list[dict[str, str | None]]:
-        """``SHOW DATABASES`` rows (the admin pseudo-database ``pgbouncer`` left out)."""
-        return [r for r in self.show("DATABASES").dicts() if r.get("name") != "pgbouncer"]
-
-    def version(self) -> str:
-        """``SHOW VERSION``, e.g. ``'PgBouncer 1.18.0'``."""
-        table = self.show("VERSION")
-        return table.rows[0][0] or "" if table.rows else ""
 
 
 _STATS_COLUMNS = ("total_xact_count", "total_query_count", "avg_xact_time", "avg_query_time")

@@ -11,8 +11,9 @@
 ``writers`` threads insert one row per transaction through PgBouncer into a scratch table
 (``prodcheck_failover_<random>``, created and dropped through ``verify_dsn``, a direct connection to
 the same database). A writer records a row only once ``COMMIT`` returned; on any error it drops its
-connection and reconnects. ``restart`` (any callable: the local stack's ``PgBouncerServer.restart``,
-a ``systemctl restart pgbouncer`` wrapper …) runs while they write. Afterwards every recorded row
+connection and reconnects. ``restart`` (any callable: the provider's ``Endpoints.restart`` bound
+to ``"pgbouncer"``, ``stack.pgbouncer.pidfile_restarter(ini)``, a ``systemctl restart pgbouncer``
+wrapper …) runs while they write; this module starts and stops no process itself. Afterwards every recorded row
 must be in the table, and every writer must have committed again within ``recover_timeout`` s.
 Check id: ``pgbouncer.failover``.
 """
@@ -21,25 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets as _random
-import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from pytest_prodcheck.core.dsn import connect_error, dsn_password, first_line
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, ToolError
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_text
-from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password, first_line
 
-__all__ = ["FailoverResult", "check_failover", "pidfile_restarter", "run_failover"]
+__all__ = ["FailoverResult", "check_failover", "run_failover"]
 
 
 @dataclass(frozen=True)
@@ -231,88 +229,3 @@ def check_failover(result: FailoverResult, recover_timeout: float = 15.0) -> Che
     return CheckResult.judge(
         "pgbouncer.failover", not problems, result.summary(), expected, "; ".join(problems)
     )
-
-
-def _ini_value(text: str, key: str) -> str | None:
-    m = re.search(rf"^\s*{key}\s*=\s*(.*?)\s*$", text, re.MULTILINE)
-    return m.group(1) if m else None
-
-
-def pidfile_restarter(ini_path: str | Path, timeout: float = 10.0) -> Callable[[], None]:
-    """A restart handle for a PgBouncer running on this host from ``ini_path`` (what
-    ``systemctl restart pgbouncer`` does): stop the pid in its ``pidfile``, start
-    ``pgbouncer ini_path`` again as the ini's owner, wait for ``listen_port``.
-
-    >>> restart = pidfile_restarter(endpoints.extras["pgbouncer_ini"])
-    >>> restart()
-
-    When that pid is a process this run started (the embedded stack's PgBouncer), the *same*
-    :class:`~pytest_prodcheck.core.proc.ManagedProcess` is restarted in place, so its owner
-    (``LocalStack.pgbouncer``) keeps a handle on the live process: its ``reload()`` and ``stop()``
-    act on the new PgBouncer. A PgBouncer started elsewhere is SIGTERMed and replaced by a process
-    tracked by this run (stopped at exit at the latest).
-    """
-    from pytest_prodcheck.core.proc import ManagedProcess, running_processes, wait_port
-    from pytest_prodcheck.stack.pgbouncer import PGBOUNCER_BIN
-
-    ini = Path(ini_path)
-    try:
-        text = ini.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read PgBouncer config {ini}: {exc.strerror}") from None
-    pidfile, port = _ini_value(text, "pidfile"), _ini_value(text, "listen_port")
-    addr = (_ini_value(text, "listen_addr") or "127.0.0.1").split(",")[0].strip()
-    if not pidfile or not port or not port.isdigit():
-        raise ConfigError(f"{ini} names no pidfile/listen_port: cannot restart that PgBouncer")
-
-    def restart() -> None:
-        pid = _read_pid(pidfile)
-        if pid is None:
-            raise ToolError(f"PgBouncer pidfile {pidfile} unreadable: is it running?")
-        ours = next((p for p in running_processes() if p.alive and p.pid == pid), None)
-        if ours is not None:
-            proc = ours
-            proc.stop(signal.SIGTERM, timeout=timeout)  # 1.18: immediate shutdown
-            log_path = proc.log_path
-        else:
-            _terminate(pid, timeout)
-            proc = ManagedProcess("pgbouncer (restarted)")
-            log_path = ini.parent / "pgbouncer-restarted.log"
-        st = ini.stat()
-        user = (st.st_uid, st.st_gid) if os.geteuid() == 0 and st.st_uid != 0 else None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        proc.start([PGBOUNCER_BIN, str(ini)], user=user, env=env, cwd=ini.parent, log_path=log_path)
-        wait_port(addr, int(port), timeout, proc=proc)
-        # PgBouncer may accept before its pidfile is written: done only once it names the new pid
-        deadline = time.monotonic() + timeout
-        while _read_pid(pidfile) != proc.pid:
-            if time.monotonic() > deadline or not proc.alive:
-                raise ToolError(f"restarted PgBouncer did not write its pidfile {pidfile}")
-            time.sleep(0.005)
-
-    return restart
-
-
-def _read_pid(pidfile: str) -> int | None:
-    try:
-        return int(Path(pidfile).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    """SIGTERM a process that is not our child and wait until it is gone."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists():
-        try:
-            if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
-                return  # exited; its parent reaps it later
-        except OSError:
-            return
-        if time.monotonic() > deadline:
-            raise ToolError(f"PgBouncer (pid {pid}) did not exit within {timeout:g} s")
-        time.sleep(0.005)

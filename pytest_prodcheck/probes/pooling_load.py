@@ -31,10 +31,10 @@ from typing import Any
 
 import psycopg
 
+from pytest_prodcheck.core.dsn import Dsn, connect_error, dsn_password, first_line
 from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_text
-from pytest_prodcheck.probes.pgbouncer import connect_error, dsn_password, first_line
 
 __all__ = ["PoolCapResult", "check_pool_caps_server", "ensure_fd_limit", "run_pool_cap"]
 
@@ -146,18 +146,12 @@ class _Sampler(threading.Thread):
 
 
 def _target(dsn: str) -> tuple[str, str]:
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(
-            f"malformed DSN: {mask_text(str(exc), extra=[dsn_password(dsn) or ''])}"
-        ) from None
-    db, user = info.get("dbname"), info.get("user")
-    if not db or not user:
+    parsed = Dsn.parse(dsn, "PgBouncer DSN")
+    if not parsed.dbname or not parsed.user:
         raise ConfigError(
             "each PgBouncer DSN must name its database and user (postgresql://user:pw@host:port/db)"
         )
-    return str(db), str(user)
+    return parsed.dbname, parsed.user
 
 
 async def _run_clients(

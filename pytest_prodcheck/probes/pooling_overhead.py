@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import psycopg
 
+from pytest_prodcheck.core.dsn import Dsn, connect_error
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.result import CheckResult
-from pytest_prodcheck.probes.pgbouncer import connect_error
 
 __all__ = [
     "LatencyStats",
@@ -164,9 +164,8 @@ def _server_first_salt(host: str, port: int, user: str, dbname: str, timeout: fl
 
 def scram_salts(dsn: str, attempts: int = 3, timeout: float = 5.0) -> tuple[str, ...] | None:
     """The SCRAM salts offered to ``attempts`` logins of the DSN's user (None: not SCRAM)."""
-    parts = psycopg.conninfo.conninfo_to_dict(dsn)
-    host, port = str(parts.get("host", "127.0.0.1")), int(str(parts.get("port", "5432")))
-    user, dbname = str(parts.get("user", "")), str(parts.get("dbname", ""))
+    parts = Dsn.parse(dsn, "PgBouncer DSN")
+    host, port, user, dbname = parts.host or "127.0.0.1", parts.port, parts.user, parts.dbname
     salts = []
     for _ in range(attempts):
         try:

@@ -29,10 +29,10 @@ from typing import Any
 
 import psycopg
 
-from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
+from pytest_prodcheck.core.dsn import Dsn, connect_error
+from pytest_prodcheck.core.errors import TargetUnreachable
+from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
 from pytest_prodcheck.core.result import CheckResult
-from pytest_prodcheck.core.secrets import mask_dsn
-from pytest_prodcheck.probes.pgbouncer import AdminConsole, connect_error
 
 __all__ = [
     "DEFAULT_PASSWORDS",
@@ -85,29 +85,23 @@ class LoginTarget:
 
 
 def dsn_parts(dsn: str) -> dict[str, str]:
-    """``conninfo_to_dict`` with a one-line :class:`ConfigError` for a malformed DSN."""
-    try:
-        return {
-            k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(dsn).items() if v is not None
-        }
-    except psycopg.ProgrammingError:
-        raise ConfigError(
-            f"malformed DSN {mask_dsn(dsn)}: expected postgresql://user:pw@host:port/db"
-        ) from None
+    """The DSN's non-empty parts by libpq name (``host``, ``dbname``, ``password``, …); a
+    :class:`ConfigError` line for a malformed DSN. New code: use :meth:`Dsn.parse` directly."""
+    d = Dsn.parse(dsn)
+    parts = {"host": d.host, "port": str(d.port), "dbname": d.dbname, "user": d.user}
+    parts |= {"password": d.password, **dict(d.params)}
+    return {k: v for k, v in parts.items() if v}
 
 
 def login_target(name: str, dsn: str, dbname: str | None = None) -> LoginTarget:
     """A :class:`LoginTarget` for the host/port/db of ``dsn``, trying its user too."""
-    parts = dsn_parts(dsn)
-    port = parts.get("port", "5432")
-    if not port.isdigit():
-        raise ConfigError(f"{name} DSN {mask_dsn(dsn)} has port {port!r}: give one numeric port")
+    d = Dsn.parse(dsn, f"{name} DSN")
     return LoginTarget(
         name,
-        parts.get("host", "127.0.0.1"),
-        int(port),
-        dbname or parts.get("dbname", "postgres"),
-        (parts["user"],) if "user" in parts else (),
+        d.host or "127.0.0.1",
+        d.port,
+        dbname or d.dbname or "postgres",
+        (d.user,) if d.user else (),
     )
 
 
@@ -190,8 +184,8 @@ def check_password_strength(
     weak: list[str] = []
     judged = []
     for key, dsn in dsns.items():
-        parts = dsn_parts(dsn)
-        pw, user = parts.get("password", ""), parts.get("user", "")
+        parsed = Dsn.parse(dsn, key)
+        pw, user = parsed.password, parsed.user
         judged.append(key)
         reasons = []
         if len(pw) < min_length:
@@ -214,20 +208,23 @@ def check_password_strength(
     )
 
 
-def _connect(dsn: str, what: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    dsn_parts(dsn)
+def _connect(dsn: str | Dsn, what: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    parsed = dsn if isinstance(dsn, Dsn) else Dsn.parse(dsn, what)
     try:
-        return psycopg.connect(dsn, connect_timeout=10, prepare_threshold=None, **kwargs)
+        return psycopg.connect(
+            parsed.conninfo(), connect_timeout=10, prepare_threshold=None, **kwargs
+        )
     except psycopg.Error as exc:
-        raise connect_error(dsn, exc, what) from None
+        raise connect_error(parsed, exc, what) from None
 
 
 def check_app_role(dsn: str, app_databases: Iterable[str] = ()) -> CheckResult:
     """The role of ``dsn`` (the app) must not be a superuser, hold server-wide powers, or own
     databases other than ``app_databases`` (default: the DSN's database)."""
     cid = "postgres.app-role-privileges"
-    allowed = set(app_databases) or {dsn_parts(dsn).get("dbname", "")}
-    with _connect(dsn, "PostgreSQL (app role)", autocommit=True) as conn:
+    parsed = Dsn.parse(dsn, "PostgreSQL (app role)")
+    allowed = set(app_databases) or {parsed.dbname}
+    with _connect(parsed, "PostgreSQL (app role)", autocommit=True) as conn:
         row = conn.execute(
             "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
             "FROM pg_roles WHERE rolname = current_user"
@@ -302,19 +299,13 @@ def check_app_via_pgbouncer(app_dsn: str, pgbouncer_admin_dsn: str | None = None
     also list this very connection.
     """
     cid = "postgres.app-via-pgbouncer"
-    parts = dsn_parts(app_dsn)
-    port_text = parts.get("port", "5432")
-    if not port_text.isdigit():
-        raise ConfigError(
-            f"the app's database DSN {mask_dsn(app_dsn)} has port {port_text!r}: "
-            "give one numeric port (PgBouncer's)"
-        )
-    dsn_port = int(port_text)
+    parsed = Dsn.parse(app_dsn, "the app's database DSN")
+    dsn_port = parsed.port
     expected = "the app's DSN points at PgBouncer, which lists the connection as its client"
     # a unique application_name too: behind a NAT or docker-proxy PgBouncer sees another address
     marker = f"prodcheck-via-pgbouncer-{secrets.token_hex(4)}"
     with _connect(
-        app_dsn, "the app's database DSN", autocommit=True, application_name=marker
+        parsed, "the app's database DSN", autocommit=True, application_name=marker
     ) as conn:
         row = conn.execute("SELECT inet_server_port(), current_database()").fetchone()
         assert row is not None
@@ -342,7 +333,7 @@ def check_app_via_pgbouncer(app_dsn: str, pgbouncer_admin_dsn: str | None = None
                 )
                 for c in clients
             )
-    where = f"{mask_dsn(app_dsn)}"
+    where = parsed.masked()
     if server_port == dsn_port:
         return CheckResult.failed(
             cid,

@@ -7,11 +7,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.files import replace_file
 from pytest_prodcheck.report.model import SCHEMA_VERSION, Report, RunMeta, build_report
 from pytest_prodcheck.report.to_html import render_html
 from pytest_prodcheck.report.to_json import render_json
@@ -29,18 +28,6 @@ __all__ = [
 ]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(report: Report, directory: Path) -> list[Path]:
     """Write ``checklist.json``, ``checklist.md`` and ``checklist.html`` into ``directory``."""
     try:
@@ -52,7 +39,7 @@ def write_reports(report: Report, directory: Path) -> list[Path]:
             ("checklist.html", render_html(report)),
         ):
             path = directory / name
-            _atomic_write(path, text)
+            replace_file(path, text, mode=0o644)
             written.append(path)
     except OSError as exc:
         raise ConfigError(

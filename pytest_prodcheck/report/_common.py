@@ -14,6 +14,7 @@ STATUS_LABEL: dict[str, str] = {
     "manual": "manual",
     "waived": "waived",
     "not_applicable": "n/a",
+    "stale": "stale",
 }
 STATUS_ICON: dict[str, str] = {
     "passed": "✅",
@@ -24,6 +25,7 @@ STATUS_ICON: dict[str, str] = {
     "manual": "📝",
     "waived": "⚠️",
     "not_applicable": "➖",
+    "stale": "⌛",
 }
 
 
@@ -88,3 +90,17 @@ def header_fields(report: Report) -> list[tuple[str, str]]:
         ("Tests run", str(m.tests_run)),
     ]
     return fields
+
+
+def summarise(lines: list[str], link: str, max_lines: int = 3, max_chars: int = 200) -> list[str]:
+    """At most ``max_lines`` lines of at most ``max_chars``, then ``… 5 more: see <link>``.
+
+    >>> summarise(["a" * 300, "b", "c", "d"], "checklist.html#item-x", 2, 10)
+    ['aaaaaaaaa…', 'b', '… 2 more lines: see checklist.html#item-x']
+    """
+    out = [ln if len(ln) <= max_chars else ln[: max_chars - 1] + "…" for ln in lines[:max_lines]]
+    if len(lines) > max_lines:
+        out.append(f"… {len(lines) - max_lines} more lines: see {link}")
+    elif any(len(ln) > max_chars for ln in lines):
+        out.append(f"full text: see {link}")
+    return out

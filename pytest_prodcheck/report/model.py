@@ -7,7 +7,7 @@
     >>> report.verdict.value, len(report.results), report.to_dict()["schema_version"]
     ('NO-GO', 51, 1)
 
-``to_dict()`` is the ``checklist.json`` schema (see ``docs/areas/foundation.md``); the Markdown and
+``to_dict()`` is the ``checklist.json`` schema (see "The report" in ``README.md``); the Markdown and
 HTML renderers read the same object.
 """
 

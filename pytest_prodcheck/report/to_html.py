@@ -33,27 +33,62 @@ COLOURS: dict[str, str] = {
 }
 VERDICT_COLOURS = {"GO": "#2e7d32", "NO-GO": "#c62828", "GO-WITH-WAIVERS": "#ef6c00"}
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#212121}
+# Shared by checklist.html and release.html: fits a 1280 px window without sideways scrolling
+FIT_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#212121;
+max-width:1220px;overflow-wrap:anywhere}
 h1{margin-bottom:.2em} .verdict{display:inline-block;padding:.2em .6em;color:#fff;border-radius:4px}
-table{border-collapse:collapse;margin:.5em 0 1.5em 0;width:100%}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}
-th{background:#f5f5f5} table.meta{width:auto} table.meta th{width:12em}
+table{border-collapse:collapse;margin:.5em 0 1.5em 0;width:100%;table-layout:fixed}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px;
+overflow-wrap:anywhere;word-break:break-word}
+th{background:#f5f5f5} table.meta th{width:12em}
 .scope{font-weight:normal;color:#616161;margin-left:.5em}
 .status{font-weight:bold;color:#fff;white-space:nowrap;border-radius:3px;padding:1px 6px}
-ul.ev{margin:0;padding-left:1.2em} code{font-size:13px}
+ul.ev{margin:0;padding-left:1.2em} code{font-size:13px;overflow-wrap:anywhere}
+details summary{cursor:pointer;color:#1565c0}
+svg{max-width:100%;height:auto} pre{white-space:pre-wrap}
 .legend span{display:inline-block;margin-right:1em}
 .sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
 """
+_CSS = (
+    FIT_CSS
+    + """
+col.c-status{width:9em} col.c-item{width:28%} col.c-sev{width:6em} col.c-tests{width:24%}
+"""
+)
 
 
 # an http(s) URL in already-escaped text: stops at whitespace and at escaped quotes / brackets
 _LINK = re.compile(r"https?://(?:(?!&(?:quot|lt|gt|#x27);)[^\s<>\"'])+(?<![.,;:)])")
 
 
-def _text(value: str) -> str:
+def link_text(value: str) -> str:
     """Escaped text with http(s) links made clickable (attestation evidence, runbooks)."""
     return _LINK.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escape(value))
+
+
+FOLD_LINES = 3  # more evidence lines than this fold into <details>
+FOLD_CHARS = 600
+
+
+def fold(lines: list[str]) -> str:
+    """Evidence lines as a list; beyond a few lines (or long ones) the rest folds.
+
+    >>> fold([]) == "—", "<details" in fold([f"line {n}" for n in range(10)])
+    (True, True)
+    """
+    if not lines:
+        return "—"
+
+    def items(chunk: list[str]) -> str:
+        return '<ul class="ev">' + "".join(f"<li>{link_text(x)}</li>" for x in chunk) + "</ul>"
+
+    if len(lines) <= FOLD_LINES and sum(len(x) for x in lines) <= FOLD_CHARS:
+        return items(lines)
+    head = [x if len(x) <= 200 else x[:199] + "…" for x in lines[:2]]
+    return (
+        items(head) + f"<details><summary>all {len(lines)} lines</summary>{items(lines)}</details>"
+    )
 
 
 def _status_badge(status: str, text: str) -> str:
@@ -112,6 +147,7 @@ def render_html(report: Report) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Production readiness: {escape(v.value)}</title>",
         f"<style>{_CSS}</style></head><body>",
         '<h1>Production readiness: <span class="verdict" id="verdict" '
@@ -140,29 +176,26 @@ def render_html(report: Report) -> str:
     for section in SECTIONS:
         out.append(f'<h2 id="{section}">{escape(SECTION_TITLES[section])}</h2>')
         out.append(
-            f'<table class="items" data-section="{section}"><thead><tr><th>Status</th><th>Item</th>'
+            f'<table class="items" data-section="{section}"><colgroup><col class="c-status">'
+            '<col class="c-item"><col class="c-sev"><col><col class="c-tests"></colgroup>'
+            "<thead><tr><th>Status</th><th>Item</th>"
             "<th>Severity</th><th>Evidence</th><th>Tests</th></tr></thead><tbody>"
         )
         for r in report.section_results(section):
-            lines = decision_lines(r)
-            evidence = (
-                '<ul class="ev">' + "".join(f"<li>{_text(x)}</li>" for x in lines) + "</ul>"
-                if lines
-                else "—"
-            )
-            tests = (
-                '<ul class="ev">'
-                + "".join(
-                    f"<li><code>{escape(t.nodeid)}</code> {escape(t.outcome)} "
-                    f"({t.duration_s:.2f} s)"
-                    + (f": {escape(t.message)}" if t.message else "")
-                    + "</li>"
-                    for t in r.tests
+            evidence = fold(decision_lines(r))
+            test_items = [
+                f"<li><code>{escape(t.nodeid)}</code> {escape(t.outcome)} "
+                f"({t.duration_s:.2f} s)"
+                + (f": {escape(t.message)}" if t.message else "")
+                + "</li>"
+                for t in r.tests
+            ]
+            tests = '<ul class="ev">' + "".join(test_items) + "</ul>" if r.tests else "—"
+            if len(test_items) > FOLD_LINES:
+                tests = (
+                    '<ul class="ev">' + "".join(test_items[:2]) + "</ul><details><summary>all "
+                    f"{len(test_items)} tests</summary>{tests}</details>"
                 )
-                + "</ul>"
-                if r.tests
-                else "—"
-            )
             out.append(
                 f'<tr id="item-{escape(r.item.id)}" data-status="{r.status}">'
                 f"<td>{_status_badge(r.status, status_text(r))}</td>"

@@ -18,13 +18,14 @@ from pytest_prodcheck.report._common import (
     header_fields,
     scope_suffix,
     status_text,
+    summarise,
 )
 from pytest_prodcheck.report.model import Report
 
 _TAG = re.compile(r"<(?=[A-Za-z/!?])")  # "<b>" would render as HTML; "< 1000 ms" stays as it is
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
     """Text safe inside a table cell: ``|`` escaped, HTML-like tags neutralised, lines joined."""
     text = _TAG.sub("&lt;", text.replace("\\", "\\\\").replace("|", "\\|"))
     return text.replace("\r", "").replace("\n", "<br>")
@@ -35,22 +36,45 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
-def render_markdown(report: Report) -> str:
+MAX_BYTES = 64 * 1024  # what a ticket comment takes
+_BUDGETS = ((6, 300), (3, 160), (1, 80), (0, 0))  # evidence lines/chars per item, tried in order
+
+
+def render_markdown(report: Report, detail_link: str = "checklist.html") -> str:
+    """The page, evidence summarised (full detail in ``detail_link``) until ≤ 64 KiB."""
+    text = ""
+    for max_lines, max_chars in _BUDGETS:
+        text = _render(report, detail_link, max_lines, max_chars)
+        if len(text.encode("utf-8")) <= MAX_BYTES:
+            return text
+    cut = text.encode("utf-8")[: MAX_BYTES - 200].decode("utf-8", "ignore")
+    return cut.rsplit("\n", 1)[0] + f"\n\n… truncated to fit a ticket: see {detail_link}\n"
+
+
+def _lines(lines: list[str], link: str, max_lines: int, max_chars: int) -> str:
+    if not lines:
+        return "—"
+    if max_lines == 0:
+        return f"{len(lines)} lines: see {link}"
+    return "<br>".join(cell(x) for x in summarise(lines, link, max_lines, max_chars))
+
+
+def _render(report: Report, detail_link: str, max_lines: int, max_chars: int) -> str:
     v = report.verdict
     out = [f"# Production readiness: {v.value}{scope_suffix(report)}", ""]
     out += [
-        f"- **{k}:** {_cell(val) if k != 'Command' else '`' + val.replace('`', '') + '`'}"
+        f"- **{k}:** {cell(val) if k != 'Command' else '`' + val.replace('`', '') + '`'}"
         for k, val in header_fields(report)
     ]
     out += [f"- **Coverage:** {coverage_line(report)}", ""]
     if v.reasons:
         out.append("**Why:**")
-        out += [f"- {_cell(r)}" for r in v.reasons]
+        out += [f"- {cell(r)}" for r in v.reasons]
         out.append("")
     if report.expired_waivers:
         out.append("**Expired waivers (no longer applied):**")
         out += [
-            f"- `{w.item}` — {_cell(w.justification)} (owner {_cell(w.owner)}, expired "
+            f"- `{w.item}` — {cell(w.justification)} (owner {cell(w.owner)}, expired "
             f"{w.expires.isoformat()})"
             for w in report.expired_waivers
         ]
@@ -67,18 +91,20 @@ def render_markdown(report: Report) -> str:
         out.append("| Status | Item | Severity | Evidence | Tests |")
         out.append("|---|---|---|---|---|")
         for r in report.section_results(s):
-            tests = (
-                "<br>".join(
-                    f"{_code(t.nodeid)} {t.outcome}"
-                    + (f": {_cell(t.message)}" if t.message else "")
-                    for t in r.tests
-                )
-                or "—"
-            )
-            evidence = "<br>".join(_cell(line) for line in decision_lines(r)) or "—"
+            link = f"{detail_link}#item-{r.item.id}"
+            tests = [
+                f"{_code(t.nodeid)} {t.outcome}" + (f": {cell(t.message)}" if t.message else "")
+                for t in r.tests
+            ]
+            if max_lines and len(tests) > max_lines:
+                tests = [*tests[:max_lines], f"… {len(tests) - max_lines} more: see {link}"]
+            elif not max_lines and tests:
+                tests = [f"{len(tests)} tests: see {link}"]
+            tests_text = "<br>".join(tests) or "—"
+            evidence = _lines(decision_lines(r), link, max_lines, max_chars)
             out.append(
-                f"| {STATUS_ICON[r.status]} {status_text(r)} | `{r.item.id}` {_cell(r.item.title)} "
-                f"| {r.item.severity} | {evidence} | {tests} |"
+                f"| {STATUS_ICON[r.status]} {status_text(r)} | `{r.item.id}` {cell(r.item.title)} "
+                f"| {r.item.severity} | {evidence} | {tests_text} |"
             )
         out.append("")
     return "\n".join(out)

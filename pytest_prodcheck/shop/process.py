@@ -23,7 +23,8 @@ from pathlib import Path
 from types import TracebackType
 
 from pytest_prodcheck.core.errors import ProdcheckError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import ManagedProcess, free_port, make_tempdir, wait_port
+from pytest_prodcheck.core.ports import free_port, wait_port
+from pytest_prodcheck.core.proc import ManagedProcess, make_tempdir
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.shop.settings import AI_DSN_ENV, DSN_ENV
 

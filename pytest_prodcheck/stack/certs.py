@@ -16,7 +16,6 @@ Generating an EC CA + leaf takes about a millisecond; RSA-2048 about 60 ms.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.files import replace_file
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 KeyType = Literal["ec", "rsa"]
@@ -310,21 +310,8 @@ def write_pem(
         cert=directory / "cert.pem",
         ca=directory / "ca.pem",
     )
-    _atomic_write(paths.fullchain, leaf.fullchain_pem(), 0o644)
-    _atomic_write(paths.cert, leaf.cert_pem(), 0o644)
-    _atomic_write(paths.ca, leaf.ca.cert_pem(), 0o644)
-    _atomic_write(paths.privkey, leaf.key_pem(), 0o600, owner)
+    replace_file(paths.fullchain, leaf.fullchain_pem(), mode=0o644)
+    replace_file(paths.cert, leaf.cert_pem(), mode=0o644)
+    replace_file(paths.ca, leaf.ca.cert_pem(), mode=0o644)
+    replace_file(paths.privkey, leaf.key_pem(), mode=0o600, owner=owner)
     return paths
-
-
-def _atomic_write(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fchmod(fd, mode)
-        if owner is not None:
-            os.fchown(fd, *owner)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)

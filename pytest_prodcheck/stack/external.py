@@ -11,19 +11,13 @@ Host names default to the site URL's host (apex) and ``www.``/``api.``/``monitor
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_prodcheck.stack.endpoints import Endpoints, S3Endpoint
 
-
-def _get(obj: Any, dotted: str, default: Any = None) -> Any:
-    for part in dotted.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return default
-    return obj
+if TYPE_CHECKING:
+    from pytest_prodcheck.config import Settings
 
 
 def _default_http_url(site_url: str) -> str:
@@ -31,53 +25,51 @@ def _default_http_url(site_url: str) -> str:
     return urlunsplit(("http", parts.hostname or "", "/", "", ""))
 
 
-def external_endpoints(settings: Any, *, target: str = "external") -> Endpoints:
-    """Endpoints described by ``settings`` (a :class:`pytest_prodcheck.config.Settings`)."""
-    site_url = _get(settings, "url")
-    apex = _get(settings, "site.apex") or (urlsplit(site_url).hostname if site_url else None)
+def external_endpoints(settings: Settings, *, target: str = "external") -> Endpoints:
+    """Endpoints described by ``settings`` (``[s3] bucket`` already defaults to the environment's
+    ``AWS_BACKUP_BUCKET``: :func:`~pytest_prodcheck.config.load_settings` applies it)."""
+    site_url = settings.url
+    site, s3s, acme, mon = settings.site, settings.s3, settings.acme, settings.monitoring
+    apex = site.apex or (urlsplit(site_url).hostname if site_url else None)
 
-    def name(key: str, prefix: str) -> str | None:
-        value = _get(settings, f"site.{key}")
+    def name(value: str | None, prefix: str) -> str | None:
         if value:
-            return str(value)
+            return value
         return f"{prefix}.{apex}" if apex else None
 
-    http_url = _get(settings, "http_url") or (_default_http_url(site_url) if site_url else None)
-    bucket = _get(settings, "s3.bucket") or os.environ.get("AWS_BACKUP_BUCKET")
+    http_url = settings.http_url or (_default_http_url(site_url) if site_url else None)
     s3 = None
-    if bucket:
+    if s3s.bucket:
         s3 = S3Endpoint(
-            bucket=str(bucket),
-            endpoint_url=_get(settings, "s3.endpoint_url"),
-            region=str(_get(settings, "s3.region", "us-east-1")),
-            prefix=str(_get(settings, "s3.prefix", "databases/")),
+            bucket=s3s.bucket,
+            endpoint_url=s3s.endpoint_url,
+            region=s3s.region,
+            prefix=s3s.prefix,
         )
-    ca_bundle = _get(settings, "ca_bundle")
-    acme_ca = _get(settings, "acme.ca_bundle")
     return Endpoints(
         target=target,
         site_url=site_url,
         http_url=http_url,
         apex=apex,
-        www=name("www", "www"),
-        api=name("api", "api"),
-        monitoring=name("monitoring", "monitoring"),
-        resolve=tuple(_get(settings, "resolve", ()) or ()),
-        ca_bundle=str(ca_bundle) if ca_bundle else None,
-        static_path=str(_get(settings, "site.static_path", "/static/app.css")),
-        api_path=str(_get(settings, "site.api_path", "/api/products")),
-        postgres_admin_dsn=_get(settings, "database.admin_dsn"),
-        postgres_dsn=_get(settings, "database.dsn"),
-        postgres_ai_dsn=_get(settings, "database.ai_dsn"),
-        pgbouncer_dsn=_get(settings, "pgbouncer.dsn"),
-        pgbouncer_ai_dsn=_get(settings, "pgbouncer.ai_dsn"),
-        pgbouncer_admin_dsn=_get(settings, "pgbouncer.admin_dsn"),
+        www=name(site.www, "www"),
+        api=name(site.api, "api"),
+        monitoring=name(site.monitoring, "monitoring"),
+        resolve=settings.resolve,
+        ca_bundle=settings.ca_bundle or None,
+        static_path=site.static_path,
+        api_path=site.api_path,
+        postgres_admin_dsn=settings.database.admin_dsn,
+        postgres_dsn=settings.database.dsn,
+        postgres_ai_dsn=settings.database.ai_dsn,
+        pgbouncer_dsn=settings.pgbouncer.dsn,
+        pgbouncer_ai_dsn=settings.pgbouncer.ai_dsn,
+        pgbouncer_admin_dsn=settings.pgbouncer.admin_dsn,
         s3=s3,
-        acme_directory=_get(settings, "acme.directory"),
-        acme_ca_bundle=str(acme_ca) if acme_ca else None,
-        webroot=_get(settings, "acme.webroot"),
-        prometheus_url=_get(settings, "monitoring.prometheus_url"),
-        alertmanager_url=_get(settings, "monitoring.alertmanager_url"),
-        uptime_url=_get(settings, "monitoring.uptime_url"),
-        metrics_url=_get(settings, "monitoring.metrics_url"),
+        acme_directory=acme.directory,
+        acme_ca_bundle=acme.ca_bundle or None,
+        webroot=acme.webroot,
+        prometheus_url=mon.prometheus_url,
+        alertmanager_url=mon.alertmanager_url,
+        uptime_url=mon.uptime_url,
+        metrics_url=mon.metrics_url,
     )

@@ -38,11 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_prodcheck.core.errors import ConfigError, ToolError
-from pytest_prodcheck.core.proc import (
-    free_port,
-    make_tempdir,
-    remove_tempdir,
-)
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.stack.certs import CertPaths, issue_leaf, make_ca, write_pem
 from pytest_prodcheck.stack.endpoints import Endpoints, register_controls
 from pytest_prodcheck.stack.nginx import NginxOptions, NginxServer
@@ -51,6 +48,7 @@ from pytest_prodcheck.stack.postgres import PostgresServer
 from pytest_prodcheck.stack.s3 import DEFAULT_BUCKET, S3Server
 
 if TYPE_CHECKING:
+    from pytest_prodcheck.config import Settings
     from pytest_prodcheck.shop.process import ShopServer
 
 SHOP_DIR = Path(__file__).resolve().parent.parent / "shop"
@@ -80,6 +78,22 @@ class LocalStackOptions:
     with_monitoring: bool = True  # Prometheus & co., started only when installed
     shop_workers: int = 1
     timeout: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalStackOptions:
+        """The defaults, honouring the site names/paths and the S3 bucket of ``settings``."""
+        site, s3, d = settings.site, settings.s3, cls()
+        return cls(
+            apex=site.apex or d.apex,
+            www=site.www or None,
+            api=site.api or None,
+            monitoring=site.monitoring or None,
+            static_path=site.static_path or d.static_path,
+            api_path=site.api_path or d.api_path,
+            bucket=s3.bucket or d.bucket,
+            s3_region=s3.region or d.s3_region,
+            s3_prefix=s3.prefix or d.s3_prefix,
+        )
 
     def names(self) -> tuple[str, str, str, str]:
         return (

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import ManagedProcess, service_account, wait_port
+from pytest_prodcheck.core.ports import wait_port
+from pytest_prodcheck.core.proc import ManagedProcess, service_account
 from pytest_prodcheck.stack._templates import render
 
 NGINX_BIN = os.environ.get("PRODCHECK_NGINX", "/usr/sbin/nginx")

@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import NoReturn
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import ManagedProcess, free_port, wait_port
+from pytest_prodcheck.core.ports import free_port, wait_port
+from pytest_prodcheck.core.proc import ManagedProcess
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca, write_pem
 
 __all__ = ["PebbleServer"]

@@ -8,6 +8,7 @@
     >>> wrong = PgBouncerOptions(pool_mode="session", default_pool_size=200)   # one wrong knob
     >>> pgb.reload(replace(pgb.options, max_db_connections=0))                 # RELOAD in place
     >>> pgb.stop()
+    >>> restart = pidfile_restarter(pgb.ini_path)   # what systemctl restart does, by its pidfile
 
 ``auth_mode="scram-secret"`` (default) copies the SCRAM verifiers from ``pg_authid`` into the auth
 file, so no plaintext password is on disk and PgBouncer can pass SCRAM through to the server;
@@ -20,20 +21,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.files import replace_file
+from pytest_prodcheck.core.ports import free_port, wait_port
 from pytest_prodcheck.core.proc import (
     ManagedProcess,
-    chown_tree,
-    free_port,
     raise_nofile_limit,
+    running_processes,
     service_account,
-    wait_port,
 )
 from pytest_prodcheck.guide import PGBOUNCER
 from pytest_prodcheck.stack._templates import render
@@ -218,12 +221,7 @@ class PgBouncerServer:
             (self.ini_path, ini),
             (self.auth_file, render_userlist(self._auth_entries())),
         ):
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            chown_tree(tmp, self.account)
-            os.replace(tmp, path)
+            replace_file(path, text, mode=0o600, owner=self.account)
         if self.account is not None:
             os.chown(self.workdir, *self.account)
         return self.ini_path
@@ -311,11 +309,97 @@ class PgBouncerServer:
             self.stop()
 
 
+# -- restarting a PgBouncer by its pidfile (what systemctl restart does) ---------------------
+
+
+def _ini_value(text: str, key: str) -> str | None:
+    m = re.search(rf"^\s*{key}\s*=\s*(.*?)\s*$", text, re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def pidfile_restarter(ini_path: str | Path, timeout: float = 10.0) -> Callable[[], None]:
+    """A restart handle for a PgBouncer running on this host from ``ini_path`` (what
+    ``systemctl restart pgbouncer`` does): stop the pid in its ``pidfile``, start
+    ``pgbouncer ini_path`` again as the ini's owner, wait for ``listen_port``.
+
+    >>> restart = pidfile_restarter(endpoints.extras["pgbouncer_ini"])
+    >>> run_failover(pgbouncer_dsn, direct_dsn, restart)     # probes.pooling_failover
+
+    When that pid is a process this run started (the embedded stack's PgBouncer), the *same*
+    :class:`~pytest_prodcheck.core.proc.ManagedProcess` is restarted in place, so its owner
+    (``LocalStack.pgbouncer``) keeps a handle on the live process: its ``reload()`` and ``stop()``
+    act on the new PgBouncer. A PgBouncer started elsewhere is SIGTERMed and replaced by a process
+    tracked by this run (stopped at exit at the latest).
+    """
+    ini = Path(ini_path)
+    try:
+        text = ini.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read PgBouncer config {ini}: {exc.strerror}") from None
+    pidfile, port = _ini_value(text, "pidfile"), _ini_value(text, "listen_port")
+    addr = (_ini_value(text, "listen_addr") or "127.0.0.1").split(",")[0].strip()
+    if not pidfile or not port or not port.isdigit():
+        raise ConfigError(f"{ini} names no pidfile/listen_port: cannot restart that PgBouncer")
+
+    def restart() -> None:
+        pid = _read_pid(pidfile)
+        if pid is None:
+            raise ToolError(f"PgBouncer pidfile {pidfile} unreadable: is it running?")
+        ours = next((p for p in running_processes() if p.alive and p.pid == pid), None)
+        if ours is not None:
+            proc = ours
+            proc.stop(signal.SIGTERM, timeout=timeout)  # 1.18: immediate shutdown
+            log_path = proc.log_path
+        else:
+            _terminate(pid, timeout)
+            proc = ManagedProcess("pgbouncer (restarted)")
+            log_path = ini.parent / "pgbouncer-restarted.log"
+        st = ini.stat()
+        user = (st.st_uid, st.st_gid) if os.geteuid() == 0 and st.st_uid != 0 else None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        proc.start([PGBOUNCER_BIN, str(ini)], user=user, env=env, cwd=ini.parent, log_path=log_path)
+        wait_port(addr, int(port), timeout, proc=proc)
+        # PgBouncer may accept before its pidfile is written: done only once it names the new pid
+        deadline = time.monotonic() + timeout
+        while _read_pid(pidfile) != proc.pid:
+            if time.monotonic() > deadline or not proc.alive:
+                raise ToolError(f"restarted PgBouncer did not write its pidfile {pidfile}")
+            time.sleep(0.005)
+
+    return restart
+
+
+def _read_pid(pidfile: str) -> int | None:
+    try:
+        return int(Path(pidfile).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    """SIGTERM a process that is not our child and wait until it is gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists():
+        try:
+            if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                return  # exited; its parent reaps it later
+        except OSError:
+            return
+        if time.monotonic() > deadline:
+            raise ToolError(f"PgBouncer (pid {pid}) did not exit within {timeout:g} s")
+        time.sleep(0.005)
+
+
 __all__ = [
     "ADMIN_USER",
     "STATS_USER",
     "PgBouncerOptions",
     "PgBouncerServer",
+    "pidfile_restarter",
     "render_pgbouncer_ini",
     "render_userlist",
 ]

@@ -9,11 +9,8 @@
     'SCRAM-SHA-256$4096:...'
     >>> pg.stop()                          # fast shutdown (SIGINT)
 
-The template (``/var/tmp/prodcheck-pgtemplate-<major>-<tag>-u<uid>/``) holds roles ``postgres`` and
-``app``, databases ``ecommerce`` and ``ai`` owned by ``app``, and the shop's schema + seed
-(``python -m pytest_prodcheck.shop migrate``). ``<tag>`` hashes the shop's ``schema*.sql`` and
-``SEED_VERSION``, so a schema change builds a new template; builds are serialised with ``flock``.
-Each run copies the data dir onto tmpfs, starts ``postgres`` in the foreground as the ``postgres``
+The template (roles ``postgres`` and ``app``, databases ``ecommerce`` and ``ai``, the shop's
+schema + seed) is built and cached by :mod:`pytest_prodcheck.stack.pg_template`. Each run copies the data dir onto tmpfs, starts ``postgres`` in the foreground as the ``postgres``
 user (when root), and sets fresh passwords as SCRAM verifiers computed here (no plaintext
 password crosses the wire or lands in a log).
 """
@@ -22,28 +19,24 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.core.proc import (
     ManagedProcess,
-    chown_tree,
-    free_port,
     make_tempdir,
     remove_tempdir,
     service_account,
@@ -51,11 +44,8 @@ from pytest_prodcheck.core.proc import (
 from pytest_prodcheck.core.secrets import mask_text
 
 PG_BINDIR = Path(os.environ.get("PRODCHECK_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-TEMPLATE_ROOT = Path(os.environ.get("PRODCHECK_PG_TEMPLATE_ROOT", "/var/tmp"))
-TEMPLATE_FORMAT = 4  # bump when what the template contains changes
 APP_ROLE = "app"
 DATABASES = ("ecommerce", "ai")
-SHOP_DIR = Path(__file__).resolve().parent.parent / "shop"
 
 #: Server settings for a throwaway cluster: speed over durability, room for PgBouncer's pools.
 DEFAULT_SETTINGS: dict[str, str] = {
@@ -112,7 +102,7 @@ def dsn(user: str, password: str, port: int, db: str, host: str = "127.0.0.1") -
 # --------------------------------------------------------------------------------------------
 
 
-def _child_env(account: tuple[int, int] | None) -> dict[str, str]:
+def child_env(account: tuple[int, int] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(LC_ALL="C.UTF-8", LANG="C.UTF-8")
     if account is not None:
@@ -120,7 +110,7 @@ def _child_env(account: tuple[int, int] | None) -> dict[str, str]:
     return env
 
 
-def _bin(name: str) -> str:
+def binary(name: str) -> str:
     path = PG_BINDIR / name
     if not path.exists():
         raise ToolError(
@@ -131,196 +121,23 @@ def _bin(name: str) -> str:
 
 def server_version() -> str:
     """Major version of the server binaries, e.g. ``"15"``."""
-    out = subprocess.run([_bin("postgres"), "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run([binary("postgres"), "--version"], capture_output=True, text=True).stdout
     m = re.search(r"(\d+)(?:\.\d+)?", out)
     if not m:
         raise ToolError(f"cannot read the PostgreSQL version from {out!r}")
     return m.group(1)
 
 
-def _run_as(argv: list[str], account: tuple[int, int] | None, what: str) -> None:
+def run_as(argv: list[str], account: tuple[int, int] | None, what: str) -> None:
     kwargs: dict[str, Any] = {}
     if account is not None:
         kwargs.update(user=account[0], group=account[1], extra_groups=[])
     res = subprocess.run(
-        argv, capture_output=True, text=True, env=_child_env(account), timeout=300, **kwargs
+        argv, capture_output=True, text=True, env=child_env(account), timeout=300, **kwargs
     )
     if res.returncode != 0:
         lines = [ln for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
         raise ToolError(f"{what} failed: {mask_text(' | '.join(lines[-3:]))}")
-
-
-# --------------------------------------------------------------------------------------------
-# the cached template
-# --------------------------------------------------------------------------------------------
-
-
-def _shop_available() -> bool:
-    return (SHOP_DIR / "__main__.py").exists() and bool(list(SHOP_DIR.glob("schema*.sql")))
-
-
-def schema_tag(migrate: bool = True) -> str:
-    """Hash of the shop's ``schema*.sql`` + ``SEED_VERSION`` (``"…-noshop"`` without the shop)."""
-    schemas = sorted(SHOP_DIR.glob("schema*.sql"))
-    seed = SHOP_DIR / "seed.py"
-    if not migrate or not _shop_available():
-        return f"f{TEMPLATE_FORMAT}-noshop"
-    digest = hashlib.sha256(f"format:{TEMPLATE_FORMAT}\n".encode())
-    for path in schemas:
-        digest.update(path.name.encode() + b"\n" + path.read_bytes())
-    if seed.exists():
-        m = re.search(r"^SEED_VERSION\s*=\s*(.+)$", seed.read_text(), re.MULTILINE)
-        digest.update(f"seed:{m.group(1).strip() if m else '?'}".encode())
-    return digest.hexdigest()[:12]
-
-
-def template_dir(migrate: bool = True) -> Path:
-    """Where the template for this PostgreSQL version, shop schema and user lives."""
-    tag = schema_tag(migrate)
-    return TEMPLATE_ROOT / f"prodcheck-pgtemplate-{server_version()}-{tag}-u{os.getuid()}"
-
-
-PRUNE_AFTER_S = 2 * 3600  # other templates of ours unused this long are removed after a build
-
-
-@contextlib.contextmanager
-def template_lock(template: Path, *, shared: bool) -> Iterator[None]:
-    """``flock`` on ``<template>.lock``: exclusive to build or remove, shared to copy."""
-    with open(template.with_name(template.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
-
-
-def ensure_template(*, migrate: bool = True) -> Path:
-    """Build the template once (under ``flock``); return its directory (``data/``, ``secrets``)."""
-    target = template_dir(migrate)
-    if (target / "READY").exists():
-        return target
-    with template_lock(target, shared=False):
-        if (target / "READY").exists():
-            return target
-        build = Path(f"{target}.build-{os.getpid()}")
-        shutil.rmtree(build, ignore_errors=True)
-        try:
-            _build_template(build, migrate=migrate)
-            shutil.rmtree(target, ignore_errors=True)
-            build.rename(target)
-        finally:
-            shutil.rmtree(build, ignore_errors=True)
-    prune_templates(keep=target)
-    return target
-
-
-def prune_templates(keep: Path, max_age_s: float = PRUNE_AFTER_S) -> list[Path]:
-    """Remove our other templates not used (copied) for ``max_age_s`` and not locked right now."""
-    removed: list[Path] = []
-    pattern = keep.name.split("-")[:3]  # prodcheck, pgtemplate, <major>
-    suffix = f"-u{os.getuid()}"
-    for candidate in keep.parent.glob("-".join(pattern) + "-*"):
-        name = candidate.name
-        if candidate == keep or not candidate.is_dir():
-            continue
-        if ".build-" in name:
-            pid = name.rsplit(".build-", 1)[1]
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                shutil.rmtree(candidate, ignore_errors=True)
-                removed.append(candidate)
-            continue
-        if not name.endswith(suffix):
-            continue
-        marker = candidate / "LAST_USED"
-        stamp = marker if marker.exists() else candidate / "READY"
-        with contextlib.suppress(OSError):
-            if time.time() - stamp.stat().st_mtime < max_age_s:
-                continue
-            with open(candidate.with_name(name + ".lock"), "a") as lock:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
-                shutil.rmtree(candidate, ignore_errors=True)
-                removed.append(candidate)
-    return removed
-
-
-def _build_template(build: Path, *, migrate: bool) -> None:
-    account = service_account("postgres")
-    build.mkdir(mode=0o711)
-    build.chmod(0o711)
-    pgroot = build / "pg"
-    pgroot.mkdir()
-    chown_tree(pgroot, account)
-    super_pw, app_pw = new_password(), new_password()
-    pwfile = pgroot / "pw"
-    pwfile.write_text(super_pw + "\n")
-    pwfile.chmod(0o600)
-    chown_tree(pwfile, account)
-    _run_as(
-        [
-            _bin("initdb"),
-            "-D",
-            str(pgroot / "data"),
-            "-U",
-            "postgres",
-            f"--pwfile={pwfile}",
-            "--auth-host=scram-sha-256",
-            "--auth-local=peer",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--wal-segsize=1",
-            "--no-instructions",
-            "--no-sync",
-        ],
-        account,
-        "initdb",
-    )
-    pwfile.unlink()
-    # small WAL while seeding and no recycled segments: the template stays small, copies fast
-    wal = {"min_wal_size": "2MB", "max_wal_size": "4MB", "wal_recycle": "off"}
-    server = PostgresServer(
-        build,
-        superuser_password=super_pw,
-        app_password=app_pw,
-        data_dir=pgroot / "data",
-        settings=wal,
-    )
-    server._template_secrets = {"postgres": super_pw, APP_ROLE: app_pw}
-    server._start_process()
-    try:
-        server.execute(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{server.scram_secret(APP_ROLE)}'")
-        for db in DATABASES:
-            server.execute(f"CREATE DATABASE {db} OWNER {APP_ROLE} STRATEGY FILE_COPY")
-        if migrate and _shop_available():
-            _run_shop_migrate(server)
-        server.execute("VACUUM", db="ecommerce")
-        server.execute("CHECKPOINT")
-    finally:
-        server.stop()
-    for leftover in ("postmaster.opts", "postmaster.pid"):
-        with contextlib.suppress(FileNotFoundError):
-            (pgroot / "data" / leftover).unlink()
-    secrets_file = build / "secrets.json"
-    secrets_file.write_text(json.dumps({"postgres": super_pw, APP_ROLE: app_pw}))
-    secrets_file.chmod(0o600)
-    (build / "READY").write_text(schema_tag(migrate) + "\n")
-
-
-def _run_shop_migrate(server: PostgresServer) -> None:
-    env = dict(os.environ)
-    env["PRODCHECK_SHOP_DSN"] = server.dsn("ecommerce")
-    env["PRODCHECK_SHOP_AI_DSN"] = server.dsn("ai")
-    res = subprocess.run(
-        [sys.executable, "-m", "pytest_prodcheck.shop", "migrate"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    if res.returncode != 0:
-        lines = [ln for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
-        detail = mask_text(" | ".join(lines[-3:]), extra=server.passwords())
-        raise ToolError(f"shop migration into the PostgreSQL template failed: {detail}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,6 +218,8 @@ class PostgresServer:
 
     def prepare(self) -> None:
         """Build/find the template and copy it into ``workdir`` (thread-safe; starts nothing)."""
+        from pytest_prodcheck.stack.pg_template import ensure_template, template_lock
+
         for _attempt in range(3):
             template = ensure_template(migrate=self._migrate)
             with template_lock(template, shared=True):
@@ -456,14 +275,14 @@ class PostgresServer:
         if self.account is not None:
             os.chown(self.socket_dir, *self.account)
         for attempt in range(3):
-            argv = [_bin("postgres"), "-D", str(self.data_dir), "-c", f"port={self.port}"]
+            argv = [binary("postgres"), "-D", str(self.data_dir), "-c", f"port={self.port}"]
             argv += ["-c", f"listen_addresses={self.host}"]
             argv += ["-c", f"unix_socket_directories={self.socket_dir}"]
             for key, value in self.settings.items():
                 argv += ["-c", f"{key}={value}"]
             log = self.data_dir.parent / f"postgres-{attempt}.log"
             self.process = ManagedProcess("postgres")
-            self.process.start(argv, user=self.account, env=_child_env(self.account), log_path=log)
+            self.process.start(argv, user=self.account, env=child_env(self.account), log_path=log)
             if self._wait_ready(timeout):
                 return
             text = self.process.log_text()

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.core.errors import TargetUnreachable, ToolError
-from pytest_prodcheck.core.proc import ManagedProcess, free_port, wait_port
+from pytest_prodcheck.core.ports import free_port, wait_port
+from pytest_prodcheck.core.proc import ManagedProcess
 from pytest_prodcheck.stack.endpoints import S3Endpoint
 
 DUMMY_KEY_ID = "testing"

@@ -6,7 +6,8 @@
     True
 
 Every ``check_*`` returns a :class:`~pytest_prodcheck.core.result.CheckResult` (never raises for
-a misbehaving site: an unreachable page is an ``error`` result).
+a misbehaving site: an unreachable page is an ``error`` result). Each is one row of the table in
+:mod:`pytest_prodcheck.probes.site_checks`.
 """
 
 from pytest_prodcheck.probes.http.bodylimit import check_body_limit

@@ -6,8 +6,12 @@
 >>> scan = tls.scan_tls(target)          # sslyze: protocols, suites, served chain, OCSP staple
 >>> tls.check_protocols(scan).status
 'pass'
->>> tls.run_site_checks(target).exit_code  # every TLS + HTTP check, concurrently
+>>> from pytest_prodcheck.probes.tls_site import run_site_checks
+>>> run_site_checks(target).exit_code     # every TLS + HTTP check, concurrently
 0
+
+A new check is one ``check_*`` function in its family module plus one row of the table in
+:mod:`pytest_prodcheck.probes.site_checks` (which the runner, the CLI and the suites read).
 """
 
 from pytest_prodcheck.probes.tls.alpn import check_alpn

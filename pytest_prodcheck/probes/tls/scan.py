@@ -90,16 +90,12 @@ def scan_tls(
     ``suites=False`` skips the per-suite handshakes (hundreds) when only the certificate matters;
     ``offered`` is then empty and the protocol/cipher checks report ``error``.
     """
-    from sslyze import (
-        ScanCommand,
-        ScanCommandAttemptStatusEnum,
-        Scanner,
-        ServerNetworkConfiguration,
-        ServerNetworkLocation,
-        ServerScanRequest,
-        ServerScanStatusEnum,
-    )
     from sslyze.errors import ServerHostnameCouldNotBeResolved
+    from sslyze.plugins.scan_commands import ScanCommand
+    from sslyze.scanner.models import ServerScanRequest, ServerScanStatusEnum
+    from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
+    from sslyze.scanner.scanner import Scanner
+    from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
     host, port = target.apex, target.port
     addr = target.address(host, port)

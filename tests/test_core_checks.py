@@ -1,0 +1,131 @@
+"""core/checks: the check-table type (ids, lookup, selection, groups, guarding, shared inputs),
+and every area's table links only to checklist items that exist."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pytest_prodcheck.checklist_items import ITEMS
+from pytest_prodcheck.core.checks import CheckSpec, CheckTable, Shared, guard
+from pytest_prodcheck.core.errors import ConfigError, ToolError
+from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.probes.site_checks import SITE_CHECKS
+
+
+def _ok(cid: str) -> CheckSpec[int]:
+    return CheckSpec(cid, lambda n: CheckResult.judge(cid, n > 0, str(n), "> 0"), "numbers")
+
+
+def test_table_ids_get_select_groups_items():
+    table = CheckTable(
+        "demo",
+        [
+            _ok("a.one"),
+            CheckSpec("a.two", lambda n: CheckResult.passed("a.two", "", ""), "site",
+                      items=("x.y",), markers=("smoke",)),
+            _ok("a.three"),
+        ],
+    )  # fmt: skip
+    assert table.ids() == ("a.one", "a.two", "a.three")
+    assert len(table) == 3 and "a.two" in table and "a.nope" not in table
+    assert table.get("a.two").items == ("x.y",)
+    assert [s.id for s in table.select({"a.three", "a.one"})] == ["a.one", "a.three"]
+    assert table.select(None) == tuple(table)
+    assert [s.id for s in table.marked("smoke")] == ["a.two"]
+    assert {g: [s.id for s in specs] for g, specs in table.by_group().items()} == {
+        "numbers": ["a.one", "a.three"],
+        "site": ["a.two"],
+    }
+    assert table.items() == {"x.y"}
+    assert table.get("a.one").run(1).status == "pass"
+    assert table.get("a.one").run(0).status == "fail"
+
+
+def test_unknown_ids_are_one_clear_config_error():
+    table = CheckTable("demo", [_ok("a.one")])
+    with pytest.raises(ConfigError, match=r"unknown demo check id: a.nope \(known: a.one\)"):
+        table.get("a.nope")
+    with pytest.raises(ConfigError, match="unknown check id"):
+        table.select({"a.one", "a.nope"})
+
+
+def test_duplicate_or_empty_ids_are_refused():
+    with pytest.raises(ValueError, match=r"'a\.one' appears twice"):
+        CheckTable("demo", [_ok("a.one"), _ok("a.one")])
+    with pytest.raises(ValueError, match="needs an id and a group"):
+        CheckTable("demo", [_ok("")])
+
+
+def test_guard_turns_what_a_check_raises_into_an_error_result():
+    def tool() -> CheckResult:
+        raise ToolError("sslyze missing")
+
+    def bug() -> CheckResult:
+        raise KeyError("x")
+
+    assert guard("t.a", tool) == CheckResult.errored("t.a", "sslyze missing")
+    assert guard("t.b", bug).message == "KeyError: 'x'"
+    spec: CheckSpec[int] = CheckSpec(
+        "t.c", lambda n: CheckResult.passed("t.c", str(1 // n), ""), "g"
+    )
+    assert spec.guarded(0).status == "error" and "ZeroDivisionError" in spec.guarded(0).message
+
+
+def test_shared_computes_once_across_threads_and_keeps_its_error():
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def compute() -> int:
+        gate.wait(1)
+        calls.append(1)
+        return 42
+
+    shared = Shared(compute)
+    threads = [threading.Thread(target=shared.get) for _ in range(4)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert shared.get() == 42 and calls == [1]
+
+    failures: list[int] = []
+
+    def broken() -> int:
+        failures.append(1)
+        raise ToolError("scan failed")
+
+    bad = Shared(broken)
+    for _ in range(2):
+        with pytest.raises(ToolError, match="scan failed"):
+            bad.get()
+    assert failures == [1]
+
+
+# every table of every area: add new tables here
+TABLES: list[CheckTable[object]] = [SITE_CHECKS]  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.area)
+def test_every_table_links_only_to_existing_checklist_items(table: CheckTable[object]) -> None:
+    known = {item.id for item in ITEMS}
+    assert sorted(table.items() - known) == []
+
+
+def test_check_ids_are_unique_across_tables():
+    ids = [cid for table in TABLES for cid in table.ids()]
+    assert len(ids) == len(set(ids))
+
+
+def test_site_table_drives_the_suites_and_runner():
+    assert SITE_CHECKS.ids()[:2] == ("tls.protocols", "tls.ciphers")
+    tls_rows = {s.id for s in SITE_CHECKS.marked("tls")}
+    http_rows = {s.id for s in SITE_CHECKS.marked("http")}
+    assert tls_rows | http_rows == set(SITE_CHECKS.ids()) and not tls_rows & http_rows
+    assert {s.id for s in SITE_CHECKS if "smoke" not in s.markers} == {
+        "tls.ocsp-stapling",
+        "http.rate-limit",
+    }
+    assert [s.id for s in SITE_CHECKS.by_group()["burst"]] == ["http.rate-limit"]
