@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 from pytest_prodcheck.dockerhost.labels import RUN_ID, run_labels

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib
 import os
 import shutil
 import signal
@@ -38,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_prodcheck.core.proc import ManagedProcess
+from pytest_prodcheck.dockerhost._sdk import sdk
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 
 SYSTEM_HOST = "unix:///var/run/docker.sock"
@@ -115,9 +115,7 @@ class Engine:
     def client(self) -> Any:
         """A ``docker.DockerClient`` for this engine (one per engine, thread-safe for our use)."""
         if self._client is None:
-            # via importlib: the repository's own docker/ directory shadows the SDK for mypy
-            sdk = importlib.import_module("docker")
-            self._client = sdk.DockerClient(base_url=self.host, timeout=600)
+            self._client = sdk().DockerClient(base_url=self.host, timeout=600)
         return self._client
 
     def env(self) -> dict[str, str]:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.core.proc import ManagedProcess, make_tempdir, remove_tempdir
+from pytest_prodcheck.dockerhost._sdk import errors
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 from pytest_prodcheck.dockerhost.settings import DockerSettings
 
@@ -119,7 +120,8 @@ class ResolvedImage:
 
 
 def image_exists(client: Any, ref: str) -> bool:
-    from docker.errors import ImageNotFound
+    errs = errors()
+    ImageNotFound = errs.ImageNotFound
 
     try:
         client.images.get(ref)
@@ -409,7 +411,8 @@ def _stream_build(
 
 def _prune_old(client: Any, service: str, keep: str) -> None:
     """Drop older ``prodcheck/<service>:*`` tags (the disk holds one build per service)."""
-    from docker.errors import APIError
+    errs = errors()
+    APIError = errs.APIError
 
     for image in client.images.list(name=f"prodcheck/{service}"):
         for t in image.tags:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pytest_prodcheck.dockerhost._sdk import errors
+
 RUN = "org.prodcheck.run"
 PID = "org.prodcheck.pid"
 START = "org.prodcheck.start"
@@ -67,7 +69,9 @@ def owner_alive(labels: dict[str, str]) -> bool:
 def _remove_all(
     client: Any, wanted: Callable[[dict[str, str]], bool], why: Callable[[dict[str, str]], str]
 ) -> list[str]:
-    from docker.errors import APIError, NotFound
+    errs = errors()
+    APIError = errs.APIError
+    NotFound = errs.NotFound
 
     done: list[str] = []
     for container in client.containers.list(all=True, filters={"label": RUN}):

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pytest_prodcheck.dockerhost._sdk import errors
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 from pytest_prodcheck.dockerhost.labels import run_labels
 
@@ -66,7 +67,9 @@ def start_container(
     extra_labels: Mapping[str, str] | None = None,
 ) -> Any:
     """Create and start a container labelled for this run (see :mod:`.labels`)."""
-    from docker.errors import APIError, ImageNotFound
+    errs = errors()
+    APIError = errs.APIError
+    ImageNotFound = errs.ImageNotFound
 
     ports = dict(ports or {})
     _check_loopback(ports)

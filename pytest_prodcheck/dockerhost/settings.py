@@ -46,7 +46,7 @@ class DockerSettings:
         """True when ``service``'s name is the default (so a fallback build is allowed)."""
         for f in fields(self):
             if f.name == f"{service}_image":
-                return getattr(self, f.name) == f.default
+                return bool(getattr(self, f.name) == f.default)
         return False
 
 

@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.core.errors import ToolError
-from pytest_prodcheck.core.proc import free_port, make_tempdir, remove_tempdir
+from pytest_prodcheck.core.ports import free_port
+from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca, write_pem
