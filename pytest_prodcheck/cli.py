@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "checklist",
     "doctor",
     "report",
+    "docker",
 )
 # sub-command name -> module, so that running one command imports one module
 COMMAND_TO_MODULE: dict[str, str] = {
@@ -52,6 +53,7 @@ COMMAND_TO_MODULE: dict[str, str] = {
     "attest": "checklist",
     "doctor": "doctor",
     "report": "report",
+    "docker": "docker",
 }
 
 

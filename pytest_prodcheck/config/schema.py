@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.guide import LOAD, LOAD_PROFILES, PGBOUNCER
+from pytest_prodcheck.dockerhost.settings import DockerSettings
 from pytest_prodcheck.history.settings import HistorySettings
 
 __all__ = [
@@ -229,6 +230,7 @@ SECTIONS: Mapping[str, type] = {
     "security": SecuritySettings,
     "checklist": ChecklistSettings,
     "history": HistorySettings,
+    "docker": DockerSettings,
 }
 
 
@@ -261,6 +263,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     checklist: ChecklistSettings = field(default_factory=ChecklistSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    docker: DockerSettings = field(default_factory=DockerSettings)
     config_path: str | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:
