@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import ssl
@@ -119,8 +120,10 @@ class ComposeStack:
         domain: str = "shop.test",
         progress: Any = None,
         timeout: float = 120.0,
+        public_addr: str = PUBLIC_ADDR,
     ) -> None:
         self.engine = engine
+        self.public_addr = public_addr
         self.images = images
         self.domain = domain
         self.progress = progress or (lambda _line: None)
@@ -155,6 +158,14 @@ class ComposeStack:
         if check and res.returncode != 0:
             lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
             detail = mask_text(" | ".join(lines[-3:]), extra=self.secrets())
+            taken = re.search(
+                r"listen tcp[46]? ([\d.:\[\]]+): bind: address already in use", detail
+            )
+            if taken:
+                raise DockerUnavailable(
+                    f"port {taken.group(1)} is already taken: stop what listens there "
+                    "(ss -ltnp) or publish elsewhere (NGINX_HTTPS_PUBLISH / NGINX_HTTP_PUBLISH)"
+                )
             raise DockerUnavailable(f"{' '.join(self._cmd)} {' '.join(args[:2])} failed: {detail}")
         return res.stdout
 
@@ -208,8 +219,8 @@ class ComposeStack:
             "APP_IMAGE": self.images["app"],
             "NGINX_IMAGE": self.images["nginx"],
             "PGBOUNCER_PUBLISH": f"127.0.0.1:{pgb_port}",
-            "NGINX_HTTP_PUBLISH": f"{PUBLIC_ADDR}:{http_port}",
-            "NGINX_HTTPS_PUBLISH": f"{PUBLIC_ADDR}:{https_port}",
+            "NGINX_HTTP_PUBLISH": f"{self.public_addr}:{http_port}",
+            "NGINX_HTTPS_PUBLISH": f"{self.public_addr}:{https_port}",
         }
         env_file = work / ".env.production"
         fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -227,7 +238,9 @@ class ComposeStack:
         url = f"https://{self.domain}:{https_port}"
         self._wait_site(https_port, str(certs.ca))
         self.timings["up"] = round(time.monotonic() - t0, 3)
-        resolve = tuple(f"{n}:{p}:{PUBLIC_ADDR}" for n in names for p in (https_port, http_port))
+        resolve = tuple(
+            f"{n}:{p}:{self.public_addr}" for n in names for p in (https_port, http_port)
+        )
         admin_pw = self.passwords["PGBOUNCER_ADMIN_PASSWORD"]
         app_pw = self.passwords["APP_DB_PASSWORD"]
         return ComposeTarget(
@@ -237,7 +250,7 @@ class ComposeStack:
             ca_bundle=str(certs.ca),
             pgbouncer_dsn=f"postgresql://app:{app_pw}@127.0.0.1:{pgb_port}/ecommerce",
             pgbouncer_admin_dsn=f"postgresql://pgb_admin:{admin_pw}@127.0.0.1:{pgb_port}/pgbouncer",
-            public_address=PUBLIC_ADDR,
+            public_address=self.public_addr,
             env_file=str(env_file),
         )
 
@@ -278,7 +291,7 @@ class ComposeStack:
         while time.monotonic() < deadline:
             try:
                 with (
-                    socket.create_connection((PUBLIC_ADDR, https_port), timeout=3) as raw,
+                    socket.create_connection((self.public_addr, https_port), timeout=3) as raw,
                     ctx.wrap_socket(raw, server_hostname=self.domain) as tls,
                 ):
                     tls.sendall(request.encode())

@@ -111,6 +111,7 @@ class Engine:
     owned: bool = False
     process: ManagedProcess | None = None
     _client: Any = field(default=None, repr=False)
+    _user_lock: Any = field(default=None, repr=False)
 
     def client(self) -> Any:
         """A ``docker.DockerClient`` for this engine (one per engine, thread-safe for our use)."""
@@ -123,14 +124,53 @@ class Engine:
         return {**os.environ, "DOCKER_HOST": self.host}
 
     def stop(self) -> None:
-        """Stop the engine if we started it (SIGTERM, up to 30 s, then SIGKILL); else nothing."""
+        """Stop the engine if we started it (SIGTERM, up to 30 s, then SIGKILL); else nothing.
+
+        Other processes using our private engine (pytest-xdist workers, a second run) hold a
+        shared lock on it: the owner waits for them to finish before stopping it.
+        """
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._client.close()
             self._client = None
+        if self._user_lock is not None:
+            with contextlib.suppress(OSError):
+                self._user_lock.close()  # releases the shared lock
+            self._user_lock = None
         if self.owned and self.process is not None:
+            _wait_for_other_users(USERS_WAIT_S)
             self.process.stop(signal.SIGTERM, timeout=30)
             self.process = None
+
+    def hold(self) -> None:
+        """Mark this process as a user of the private engine (a shared lock until :meth:`stop`)."""
+        if self.owned or self.host != PRIVATE_HOST or self._user_lock is not None:
+            return
+        with contextlib.suppress(OSError):
+            fh = open(PRIVATE_RUN / "users.lock", "a")  # noqa: SIM115 - held until stop()
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            self._user_lock = fh
+
+
+USERS_WAIT_S = 3600.0
+
+
+def _wait_for_other_users(timeout: float) -> None:
+    """Block until no other process holds the private engine's users lock (or ``timeout``)."""
+    try:
+        fh = open(PRIVATE_RUN / "users.lock", "a")  # noqa: SIM115
+    except OSError:
+        return
+    with fh:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                time.sleep(0.5)
+                continue
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return
 
 
 @contextlib.contextmanager
@@ -288,6 +328,7 @@ def engine_session(
                 _shared = start_private(data_root, progress=progress)
         _users += 1
         engine = _shared
+        engine.hold()
     try:
         yield engine
     finally:
