@@ -35,6 +35,12 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="docker_command", required=True, metavar="COMMAND")
     up = sub.add_parser("up", help="make sure an engine answers (start a private one if needed)")
     up.add_argument("--detach", action="store_true", help="leave it running (stop: docker down)")
+    up.add_argument(
+        "--data-root",
+        default=None,
+        metavar="DIR",
+        help="where the private engine keeps images (default /var/lib/prodcheck-docker)",
+    )
     sub.add_parser("down", help="stop the private engine (a user's engine is left alone)")
     images = sub.add_parser("images", help="pull or build the images of the docker target")
     images.add_argument("--config", metavar="PATH", help="prodcheck.toml ([docker] image names)")
@@ -106,13 +112,15 @@ def _up(args: argparse.Namespace) -> int:
         _say(f"prodcheck: a Docker engine already answers at {host} (used as it is)")
         return 0
     if args.detach:
-        engine = eng.start_private(detach=True, progress=_say)
+        engine = eng.start_private(
+            args.data_root or eng.DEFAULT_DATA_ROOT, detach=True, progress=_say
+        )
         print(f"export DOCKER_HOST={engine.host}")
         _say("prodcheck: private engine left running; stop it with `prodcheck docker down`")
         return 0
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        with eng.engine_session(progress=_say) as engine:
+        with eng.engine_session(args.data_root or eng.DEFAULT_DATA_ROOT, progress=_say) as engine:
             print(f"export DOCKER_HOST={engine.host}", flush=True)
             _say("prodcheck: private engine up (Ctrl-C or SIGTERM stops it)")
             while True:

@@ -43,7 +43,7 @@ from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 SYSTEM_HOST = "unix:///var/run/docker.sock"
 PRIVATE_RUN = Path(os.environ.get("PRODCHECK_DOCKER_RUN", "/run/prodcheck-docker"))
 PRIVATE_HOST = f"unix://{PRIVATE_RUN}/docker.sock"
-DEFAULT_DATA_ROOT = "/var/lib/prodcheck-docker"
+DEFAULT_DATA_ROOT = os.environ.get("PRODCHECK_DOCKER_DATA_ROOT", "/var/lib/prodcheck-docker")
 DOCKERD = os.environ.get("PRODCHECK_DOCKERD", "dockerd")
 START_TIMEOUT_S = 40.0
 

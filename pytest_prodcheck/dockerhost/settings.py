@@ -13,7 +13,8 @@ error (exit 2), never silently replaced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import os
+from dataclasses import dataclass, field, fields
 
 #: The public image tried first for each service, and what is built when it cannot be had.
 PUBLIC_IMAGES: dict[str, str] = {
@@ -35,7 +36,11 @@ class DockerSettings:
     pgbouncer_image: str = ""
     app_image: str = ""
     pebble_image: str = ""
-    data_root: str = "/var/lib/prodcheck-docker"  # the private engine's images (the cache)
+    data_root: str = field(  # the private engine's images (the cache)
+        default_factory=lambda: os.environ.get(
+            "PRODCHECK_DOCKER_DATA_ROOT", "/var/lib/prodcheck-docker"
+        )
+    )
     pull_timeout: float = 30.0  # seconds to try a pull before building instead
 
     def image(self, service: str) -> str:
