@@ -39,6 +39,8 @@ def isolated(tmp_path: Path) -> Iterator[dict[str, str]]:
     pid_file = run_dir / "dockerd.pid"
     if pid_file.exists():  # never leave an engine behind, whatever the test did
         subprocess.run([*PRODCHECK, "docker", "down"], env=env, capture_output=True, timeout=60)
+    # dockerd bind-mounts its data root onto itself (private propagation) and leaves it mounted
+    subprocess.run(["umount", "-l", str(data)], capture_output=True)
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(data, ignore_errors=True)
 

@@ -41,7 +41,7 @@ from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
-from pytest_prodcheck.dockerhost.labels import RUN_ID, run_labels
+from pytest_prodcheck.dockerhost.labels import new_run_id, run_labels
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca, write_pem
 from pytest_prodcheck.stack.postgres import new_password
 
@@ -128,13 +128,15 @@ class ComposeStack:
         self.domain = domain
         self.progress = progress or (lambda _line: None)
         self.timeout = timeout
-        self.project = f"prodcheck-{RUN_ID}".replace("-", "_").lower()
+        self.run_id = new_run_id()
+        self.project = f"prodcheck_{self.run_id}".replace("-", "_").lower()
         self.work: Path | None = None
         self.passwords: dict[str, str] = {}
         self.target: ComposeTarget | None = None
         self.timings: dict[str, float] = {}
         self._cmd: list[str] = []
         self._env: dict[str, str] = {}
+        self._guard: Any = None
 
     def __enter__(self) -> ComposeTarget:
         return self.up()
@@ -180,7 +182,10 @@ class ComposeStack:
         return self.target
 
     def _up(self) -> ComposeTarget:
+        from pytest_prodcheck.dockerhost.cleanup import RunGuard
+
         self._cmd = compose_command()
+        self._guard = RunGuard(self.engine.client(), self.run_id)  # SIGTERM / atexit: by label
         work = self.work = make_tempdir("compose-")
         self.passwords = {k: new_password() for k in
                           ("POSTGRES_PASSWORD", "APP_DB_PASSWORD", "PGBOUNCER_ADMIN_PASSWORD")}  # fmt: skip
@@ -257,7 +262,7 @@ class ComposeStack:
     def _override(self, subnet_n: int) -> dict[str, Any]:
         """Labels on everything, the fixed subnet, the lineage and webroot as bind volumes."""
         assert self.work is not None
-        labels = run_labels("compose")
+        labels = run_labels("compose", self.run_id)
         binds = {
             "letsencrypt": self.work / "letsencrypt",
             "certbot-webroot": self.work / "certbot-webroot",
@@ -314,7 +319,10 @@ class ComposeStack:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 self._compose("down", "-v", "--remove-orphans", check=False, timeout=120)
         with contextlib.suppress(Exception):
-            remove_run(self.engine.client(), RUN_ID)
+            remove_run(self.engine.client(), self.run_id)
+        if self._guard is not None:
+            self._guard.close()
+            self._guard = None
         if self.work is not None:
             remove_tempdir(self.work)
             self.work = None

@@ -15,6 +15,7 @@ owner process is gone on this machine is dead: :func:`reap_dead` removes what it
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import socket
@@ -40,6 +41,13 @@ def _starttime(pid: int) -> str:
 
 
 RUN_ID = f"{os.getpid()}-{secrets.token_hex(3)}"
+_counter = itertools.count(1)
+
+
+def new_run_id() -> str:
+    """A fresh id for one stack of this process (``<pid>-<hex>-<n>``): stacks of one process
+    are labelled (and removed) separately."""
+    return f"{RUN_ID}-{next(_counter)}"
 
 
 def run_labels(kind: str, run_id: str = RUN_ID) -> dict[str, str]:
@@ -93,7 +101,7 @@ def _remove_all(
 
 
 def remove_run(client: Any, run_id: str = RUN_ID) -> list[str]:
-    """Remove every container, network and volume labelled with ``run_id``."""
+    """Remove every container, network and volume labelled with ``run_id`` exactly."""
     return _remove_all(client, lambda labels: labels.get(RUN) == run_id, lambda _labels: "")
 
 
@@ -101,7 +109,7 @@ def reap_dead(client: Any) -> list[str]:
     """Remove what runs whose owner process died left behind; one line per thing removed."""
     return _remove_all(
         client,
-        lambda labels: labels.get(RUN) != RUN_ID and not owner_alive(labels),
+        lambda labels: not str(labels.get(RUN, "")).startswith(RUN_ID) and not owner_alive(labels),
         lambda labels: f" of dead run {labels.get(RUN)}",
     )
 

@@ -24,10 +24,18 @@ class ContainerPebble(_pebble.PebbleServer):
     """:class:`PebbleServer` whose two processes run in containers of ``image``."""
 
     def __init__(
-        self, client: Any, image: str, workdir: Path, *, http_port: int, prefix: str
+        self,
+        client: Any,
+        image: str,
+        workdir: Path,
+        *,
+        http_port: int,
+        prefix: str,
+        run_id: str,
     ) -> None:
         super().__init__(workdir, http_port)
         self.client = client
+        self.run_id = run_id
         self.image = image
         self.prefix = prefix
 
@@ -60,6 +68,7 @@ class ContainerPebble(_pebble.PebbleServer):
             self.client,
             self.image,
             name=f"{self.prefix}-{name}" + (f"-{suffix}" if suffix else ""),
+            run_id=self.run_id,
             host_network=True,
             command=argv,
             env=env,

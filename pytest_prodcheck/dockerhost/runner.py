@@ -1,7 +1,7 @@
 """Start labelled containers and wait for them, with one-line errors.
 
-    >>> c = start_container(client, "prodcheck/postgres:…", name="prodcheck-4711-ab12cd-postgres",
-    ...                     kind="stack", network=net, aliases=("postgres",),
+    >>> c = start_container(client, "prodcheck/postgres:…", name="prodcheck-4711-ab12cd-1-postgres",
+    ...                     run_id="4711-ab12cd-1", kind="stack", network=net, aliases=("postgres",),
     ...                     ports={5432: ("127.0.10.1", 41000)}, env={"POSTGRES_PASSWORD": pw})
     >>> wait_until(c, lambda: can_connect(...), 60, what="PostgreSQL")
     >>> ContainerProcess(c).log_tail()      # what ManagedProcess offers, for code written for it
@@ -54,6 +54,7 @@ def start_container(
     image: str,
     *,
     name: str,
+    run_id: str,
     kind: str = "stack",
     network: Any = None,
     aliases: Sequence[str] = (),
@@ -75,7 +76,7 @@ def start_container(
     _check_loopback(ports)
     kwargs: dict[str, Any] = {
         "name": name,
-        "labels": {**run_labels(kind), **(extra_labels or {})},
+        "labels": {**run_labels(kind, run_id), **(extra_labels or {})},
         "environment": dict(env or {}),
         "detach": True,
         "volumes": {k: dict(v) for k, v in (volumes or {}).items()},

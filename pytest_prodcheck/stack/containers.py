@@ -201,7 +201,7 @@ class DockerStack:
         from pytest_prodcheck.dockerhost.cleanup import RunGuard
         from pytest_prodcheck.dockerhost.engine import engine_session
         from pytest_prodcheck.dockerhost.images import ensure_images
-        from pytest_prodcheck.dockerhost.labels import RUN_ID, reap_dead, run_labels
+        from pytest_prodcheck.dockerhost.labels import new_run_id, reap_dead, run_labels
         from pytest_prodcheck.dockerhost.runner import start_container, wait_until
 
         self._engine_cm = engine_session(self.docker.data_root, progress=self._say)
@@ -215,9 +215,9 @@ class DockerStack:
         img = {k: v.ref for k, v in self.images.items()}
         self._mark("images", t0)
 
-        self.run_id = RUN_ID
-        prefix = f"prodcheck-{RUN_ID}"
-        self._guard = RunGuard(client)
+        run_id = self.run_id = new_run_id()
+        prefix = f"prodcheck-{run_id}"
+        self._guard = RunGuard(client, run_id)
         work = self.workdir = make_tempdir("docker-")
         names = (self.apex, f"www.{self.apex}", f"api.{self.apex}", f"monitoring.{self.apex}")
         su_pw, app_pw = new_password(), new_password()
@@ -228,12 +228,12 @@ class DockerStack:
         http_port, https_port = free_port(PUBLIC_HOST), free_port(PUBLIC_HOST)
         status_port = free_port(INTERNAL_HOST)
         self._network = client.networks.create(
-            prefix, driver="bridge", labels=run_labels("stack"), check_duplicate=True
+            prefix, driver="bridge", labels=run_labels("stack", run_id), check_duplicate=True
         )
 
         def run(service: str, image: str, **kw: Any) -> Any:
             self._say(f"docker: start {service} ({image})")
-            c = start_container(client, image, name=f"{prefix}-{service}", **kw)
+            c = start_container(client, image, name=f"{prefix}-{service}", run_id=run_id, **kw)
             self.containers[service] = c
             return c
 
@@ -505,7 +505,9 @@ class DockerStack:
 
         pebble_dir.mkdir()
         self._say(f"docker: start pebble ({image})")
-        pebble = ContainerPebble(client, image, pebble_dir, http_port=http_port, prefix=prefix)
+        pebble = ContainerPebble(
+            client, image, pebble_dir, http_port=http_port, prefix=prefix, run_id=self.run_id
+        )
         pebble.start()
         for proc in pebble.processes:
             self.containers[proc.name] = proc.container
