@@ -110,6 +110,7 @@ class Engine:
     host: str
     owned: bool = False
     process: ManagedProcess | None = None
+    data_root: str | None = None
     _client: Any = field(default=None, repr=False)
     _user_lock: Any = field(default=None, repr=False)
 
@@ -141,6 +142,7 @@ class Engine:
             _wait_for_other_users(USERS_WAIT_S)
             self.process.stop(signal.SIGTERM, timeout=30)
             self.process = None
+            unmount_leftovers(self.data_root)
 
     def hold(self) -> None:
         """Mark this process as a user of the private engine (a shared lock until :meth:`stop`)."""
@@ -150,6 +152,23 @@ class Engine:
             fh = open(PRIVATE_RUN / "users.lock", "a")  # noqa: SIM115 - held until stop()
             fcntl.flock(fh, fcntl.LOCK_SH)
             self._user_lock = fh
+
+
+def unmount_leftovers(data_root: str | None) -> list[str]:
+    """Lazily unmount what a stopped private dockerd left mounted (its data root bind-mounted
+    onto itself, network namespaces under its exec root); the mount points unmounted."""
+    roots = [str(PRIVATE_RUN)] + ([data_root] if data_root else [])
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    points = [ln.split()[1] for ln in lines if len(ln.split()) > 1]
+    done = []
+    for point in sorted(points, key=len, reverse=True):
+        inside = any(point == r or point.startswith(r.rstrip("/") + "/") for r in roots)
+        if inside and subprocess.run(["umount", "-l", point], capture_output=True).returncode == 0:
+            done.append(point)
+    return done
 
 
 USERS_WAIT_S = 3600.0
@@ -263,7 +282,7 @@ def start_private(
         progress(f"docker: private engine up in {time.monotonic() - t0:.1f} s")
         if detached is not None:
             return Engine(PRIVATE_HOST, owned=False)
-        return Engine(PRIVATE_HOST, owned=True, process=proc)
+        return Engine(PRIVATE_HOST, owned=True, process=proc, data_root=data_root)
 
 
 def private_engine_pid() -> int | None:
@@ -280,7 +299,7 @@ def private_engine_pid() -> int | None:
     return pid
 
 
-def stop_private(timeout: float = 30.0) -> bool:
+def stop_private(timeout: float = 30.0, data_root: str | None = DEFAULT_DATA_ROOT) -> bool:
     """Stop the private engine whoever started it (``prodcheck docker down``); True if one ran."""
     pid = private_engine_pid()
     if pid is None:
@@ -292,6 +311,7 @@ def stop_private(timeout: float = 30.0) -> bool:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+    unmount_leftovers(data_root)
     return True
 
 
