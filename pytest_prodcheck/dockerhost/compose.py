@@ -70,6 +70,19 @@ def compose_command() -> list[str]:
     )
 
 
+def _port_free_or_raise(addr: str, port: int) -> None:
+    """Fail before anything starts when ``addr:port`` is taken (compose would fail much later)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((addr, port))
+        except OSError as exc:
+            raise DockerUnavailable(
+                f"port {addr}:{port} is already taken ({exc.strerror}): stop what listens there "
+                "(ss -ltnp) or publish elsewhere (NGINX_HTTPS_PUBLISH / NGINX_HTTP_PUBLISH)"
+            ) from None
+
+
 @dataclass(frozen=True)
 class ComposeTarget:
     """Where the running compose stack is, as an external target sees it."""
@@ -193,6 +206,8 @@ class ComposeStack:
         gateway = f"192.168.{subnet_n}.1"
         http_port, https_port = HTTP_PORT, HTTPS_PORT  # the redirects say https://$host/
         pgb_port = free_port("127.0.0.1")
+        for port in (http_port, https_port):
+            _port_free_or_raise(self.public_addr, port)
 
         # 1. configs, exactly as a user renders them
         rendered = work / "rendered"
