@@ -23,6 +23,7 @@ from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.evidence import EvidenceRecorder
 from pytest_prodcheck.load.api import LoadOutcome, execute, plan_load, target_from_endpoints
 from pytest_prodcheck.load.runner import Progress, exclusive_load
+from pytest_prodcheck.stack.containers import container_monitor
 from pytest_prodcheck.stack.endpoints import Endpoints
 
 if TYPE_CHECKING:
@@ -71,7 +72,10 @@ def load_outcome(
             say(p.render(f"load {plan.name}", total))
 
     try:
-        with exclusive_load(on_wait=lambda why: say(f"load {plan.name}: {why}")):
+        with (
+            exclusive_load(on_wait=lambda why: say(f"load {plan.name}: {why}")),
+            container_monitor(prodcheck_stack, plan.spec.out_dir) as monitor,  # docker stats
+        ):
             outcome = execute(plan, progress=progress)
     except ProdcheckError as exc:
         prodcheck_evidence.check(CheckResult.errored("load.run", str(exc), "a completed run"))
@@ -84,6 +88,9 @@ def load_outcome(
             prodcheck_evidence.record(check.id, check.observed, check.expected, check.ok,
                                       source=html, message=check.message)  # fmt: skip
     prodcheck_evidence.record("load.report", str(outcome.summary_path), "", None, source=html)
+    if monitor.html is not None:  # container CPU/memory next to Locust's latency charts
+        prodcheck_evidence.record("load.container-stats", monitor.summary, "", None,
+                                  source=str(monitor.html))  # fmt: skip
     if not outcome.valid:
         lines = "\n".join(outcome.lines())
         pytest.fail(f"load run invalid, not judged:\n{lines}", pytrace=False)

@@ -101,6 +101,13 @@ def _smoke(target: str, report_dir: Path, env: dict[str, str]) -> dict[str, str]
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     report = json.loads((report_dir / "checklist.json").read_text())
     assert report["verdict"] == "GO", res.stdout[-2000:]
+    if target == "docker":  # container CPU/memory sampled during the load, next to locust.html
+        stats = [e for i in report["items"] for e in i["evidence"]
+                 if e["name"] == "load.container-stats"]  # fmt: skip
+        assert stats and "app cpu max" in stats[0]["observed"], stats
+        page = Path(stats[0]["source"])
+        assert page.exists() and (page.parent / "locust.html").exists()
+        assert "<svg" in page.read_text() and "postgres" in page.read_text()
     return {i["id"]: i["status"] for i in report["items"]}
 
 

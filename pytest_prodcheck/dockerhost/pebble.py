@@ -63,7 +63,7 @@ class ContainerPebble(_pebble.PebbleServer):
         return self  # pragma: no cover
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Any:
-        suffix = len([p for p in self._procs if p.name.startswith(name)])
+        suffix = len([p for p in self._procs if p.name == name])  # a restart: a new name
         container = start_container(
             self.client,
             self.image,

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,13 @@ from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, render_pgbouncer_
 from pytest_prodcheck.stack.postgres import DEFAULT_SETTINGS, dsn, new_password, scram_verifier
 from pytest_prodcheck.stack.s3 import DEFAULT_BUCKET, DUMMY_KEY_ID, DUMMY_SECRET
 
-__all__ = ["DOCKER_DIR", "DockerStack", "DockerUnavailable", "docker_unavailable_reason"]
+__all__ = [
+    "DOCKER_DIR",
+    "DockerStack",
+    "DockerUnavailable",
+    "container_monitor",
+    "docker_unavailable_reason",
+]
 
 DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
 SHOP_STATIC = Path(__file__).resolve().parent.parent / "shop" / "static"
@@ -553,3 +560,35 @@ def _pg_bindir() -> str | None:
     from pytest_prodcheck.stack.postgres import PG_BINDIR
 
     return str(PG_BINDIR) if Path(PG_BINDIR, "pg_dump").exists() else None
+
+
+@contextlib.contextmanager
+def container_monitor(endpoints: Endpoints, out_dir: Path) -> Iterator[Any]:
+    """Sample the docker target's containers during a load run (a no-op on other targets).
+
+    >>> with container_monitor(prodcheck_stack, plan.spec.out_dir) as monitor:
+    ...     outcome = execute(plan)
+    >>> monitor.summary, monitor.html     # '' / None when nothing was sampled
+    """
+    monitor = _Monitor()
+    names = [n for n in endpoints.extras.get("docker_containers", "").split(",") if n]
+    host = endpoints.extras.get("docker_host")
+    if endpoints.target != "docker" or not names or not host:
+        yield monitor
+        return
+    from pytest_prodcheck.dockerhost._sdk import sdk
+    from pytest_prodcheck.dockerhost.stats import StatsSampler
+
+    client = sdk().DockerClient(base_url=host, timeout=60)
+    try:
+        with StatsSampler(client, names) as sampler:
+            yield monitor
+        monitor.summary = sampler.summary()
+        monitor.html = sampler.write(out_dir)
+    finally:
+        client.close()
+
+
+class _Monitor:
+    summary: str = ""
+    html: Path | None = None
