@@ -10,6 +10,7 @@ manual items by an attestation or a waiver. Ids are a contract: never rename one
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -425,3 +426,9 @@ def by_id(item_id: str) -> Item:
 
 def is_known(item_id: str) -> bool:
     return item_id in _BY_ID
+
+
+def suggest(item_id: str) -> str:
+    """`` (did you mean 'x'?)`` for a misspelt id, else ``""``."""
+    close = difflib.get_close_matches(item_id, [i.id for i in ITEMS], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ssl",
     "checklist",
     "doctor",
+    "init",
     "report",
     "docker",
 )
@@ -52,6 +53,7 @@ COMMAND_TO_MODULE: dict[str, str] = {
     "checklist": "checklist",
     "attest": "checklist",
     "doctor": "doctor",
+    "init": "init",
     "report": "report",
     "docker": "docker",
 }

@@ -15,7 +15,7 @@ import os
 import shutil
 import socket
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ import requests
 from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ProdcheckError
 from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
+from pytest_prodcheck.core.resolve import ResolveEntry, ResolveMap
 from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 from pytest_prodcheck.probes.tls.expiry import check_expiry
 from pytest_prodcheck.probes.tls.scan import scan_tls
@@ -61,17 +62,24 @@ def _guard(step: str, fix: str, fn: Callable[[], Finding]) -> Finding:
         )
 
 
-def _resolve(host: str, port: int, resolve: dict[tuple[str, int], str]) -> str:
-    """The address to connect to: the exact resolve entry, else any entry for ``host``, else host."""
-    if (host, port) in resolve:
-        return resolve[(host, port)]
-    return next((addr for (h, _p), addr in resolve.items() if h == host), host)
+Resolve = ResolveMap | Mapping[tuple[str, int], str]  # parsed entries, or {(host, port): addr}
 
 
-def check_dns(name: str, resolve: dict[tuple[str, int], str]) -> Finding:
-    pinned = [addr for (h, _p), addr in resolve.items() if h == name]
+def _as_map(resolve: Resolve) -> ResolveMap:
+    if isinstance(resolve, ResolveMap):
+        return resolve
+    return ResolveMap(tuple(ResolveEntry(h, p, a) for (h, p), a in resolve.items()))
+
+
+def _resolve(host: str, port: int, resolve: Resolve) -> str:
+    """The address to connect to: the best resolve entry for ``host`` (any port), else host."""
+    return _as_map(resolve).address(host, port)
+
+
+def check_dns(name: str, resolve: Resolve) -> Finding:
+    pinned = _as_map(resolve).pinned(name)
     if pinned:
-        return Finding(f"dns {name}", True, f"pinned by --resolve to {pinned[0]}")
+        return Finding(f"dns {name}", True, f"pinned by --resolve to {pinned}")
     try:
         infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -85,7 +93,7 @@ def check_dns(name: str, resolve: dict[tuple[str, int], str]) -> Finding:
     return Finding(f"dns {name}", True, ", ".join(addrs))
 
 
-def check_port(url: str, resolve: dict[tuple[str, int], str], timeout: float = 3.0) -> Finding:
+def check_port(url: str, resolve: Resolve, timeout: float = 3.0) -> Finding:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -33,7 +33,8 @@ import pytest
 
 from pytest_prodcheck.checklist import load_attestations, load_waivers, unknown_id_message
 from pytest_prodcheck.checklist_items import is_known
-from pytest_prodcheck.config import Settings, find_config, load_settings
+from pytest_prodcheck.config import Settings, load_settings
+from pytest_prodcheck.config_file import ConfigChoice, choose_config
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.evidence import EvidenceRecorder
@@ -45,6 +46,7 @@ from pytest_prodcheck.reporter import (
     checklist_ids,
 )
 from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
+from pytest_prodcheck.suites_path import rewrite_pyargs
 
 MARKERS: dict[str, str] = {
     "smoke": "profile: quick pre-deploy checks (minutes); `pytest -m smoke` before every deploy",
@@ -72,7 +74,10 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
     (
         "--prodcheck-config",
         None,
-        {"metavar": "PATH", "help": "settings file (default: prodcheck.toml in rootdir)"},
+        {
+            "metavar": "PATH",
+            "help": "settings file (default: prodcheck.toml in the current directory, else rootdir)",
+        },
     ),
     (
         "--prodcheck-target",
@@ -183,6 +188,7 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
 SETTINGS_KEY = pytest.StashKey[Settings]()
 EVIDENCE_KEY = pytest.StashKey[EvidenceRecorder]()
 REPORTER_KEY = pytest.StashKey[ChecklistReporter]()
+CONFIG_CHOICE_KEY = pytest.StashKey[ConfigChoice]()
 
 
 def _dest(flag: str) -> str:
@@ -202,12 +208,17 @@ def settings_from_config(config: pytest.Config) -> Settings:
         value = config.getoption(_dest(flag))
         if key is not None and value is not None:
             overrides[key] = value
-    explicit = config.getoption("prodcheck_config")
-    path = Path(explicit) if explicit else find_config(config.rootpath)
-    return load_settings(path, overrides, os.environ)
+    # the toml where pytest was started wins over the rootdir's (config_file.choose_config)
+    choice = choose_config(
+        config.getoption("prodcheck_config"), config.invocation_params.dir, config.rootpath
+    )
+    config.stash[CONFIG_CHOICE_KEY] = choice
+    return load_settings(choice.path, overrides, os.environ)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.option.pyargs:  # a checkout's suites/ under --pyargs pytest_prodcheck.suites
+        config.args[:] = rewrite_pyargs(list(config.args))
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     if config.option.help or config.option.version:
@@ -243,7 +254,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return None
-    where = settings.config_path or "no prodcheck.toml"
+    choice = config.stash.get(CONFIG_CHOICE_KEY, None)
+    where = choice.describe() if choice else settings.config_path or "no prodcheck.toml"
     return (
         f"prodcheck: target {settings.describe_target()}, config {where}, "
         f"report dir {settings.report_dir}"

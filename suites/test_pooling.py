@@ -123,14 +123,12 @@ def test_pool_caps_the_server(
         existing = sum(
             1 for r in console.show("CLIENTS").dicts() if r.get("database") != "pgbouncer"
         )
-    clients = max(1, min(wanted, max_client_conn - existing)) if max_client_conn else wanted
+    # never fewer than wanted in silence: a cap below it is tried anyway and its refusals fail
+    plan = pooling_load.plan_clients(wanted, max_client_conn or None, existing)
     prodcheck_evidence.record(
-        "clients",
-        clients,
-        f"{wanted} ([pgbouncer] clients)",
-        message=f"{existing} clients already connected, max_client_conn={max_client_conn}",
+        "clients", plan.clients, f"{wanted} ([pgbouncer] clients)", message=plan.note
     )
-    result = pooling_load.run_pool_cap(dsns, sampler_dsn=sampler, clients=clients)
+    result = pooling_load.run_pool_cap(dsns, sampler_dsn=sampler, clients=plan.clients)
     prodcheck_evidence.record(
         "wall time",
         f"{result.wall_s:.2f} s",
@@ -138,7 +136,7 @@ def test_pool_caps_the_server(
     )
     judge(
         pooling_load.check_pool_caps_server(
-            result, _expected(prodcheck_settings).max_db_connections
+            result, _expected(prodcheck_settings).max_db_connections, plan
         )
     )
 

@@ -40,7 +40,12 @@ from pytest_prodcheck.stack.certs import (
     utcnow,
     write_pem,
 )
-from pytest_prodcheck.stack.nginx import MOZILLA_INTERMEDIATE_CIPHERS, NginxOptions, NginxServer
+from pytest_prodcheck.stack.nginx import (
+    MOZILLA_INTERMEDIATE_CIPHERS,
+    MOZILLA_INTERMEDIATE_CURVES,
+    NginxOptions,
+    NginxServer,
+)
 
 NAMES = ("shop.test", "www.shop.test", "api.shop.test", "monitoring.shop.test")
 HTML = (
@@ -194,6 +199,7 @@ class ZooBlock:
     fullchain: bool = True
     protocols: str = "TLSv1.2 TLSv1.3"
     ciphers: str = MOZILLA_INTERMEDIATE_CIPHERS
+    curves: str = MOZILLA_INTERMEDIATE_CURVES
     http2: bool = True
     stapling: str = ""  # "" off, "fetch" (from the cert's responder), "file"
 
@@ -214,6 +220,8 @@ ZOO_BLOCKS = (
     ZooBlock("no_h2", http2=False),
     ZooBlock("ocsp_not_stapled", cert="ocsp_dead", stapling="fetch"),
     ZooBlock("ocsp_stapled", cert="ocsp_live", stapling="file"),
+    ZooBlock("weak_groups", curves="X448:secp521r1:X25519:prime256v1"),
+    ZooBlock("rsa_leaf", cert="rsa"),  # fine for intermediate, not for modern (ECDSA only)
 )
 
 _OPENSSL_CNF = """openssl_conf = default_conf
@@ -243,6 +251,7 @@ def zoo_config(workdir: Path, certs: Certs, ports: dict[str, int], ocsp_file: Pa
         server_name {" ".join(NAMES)};
         ssl_certificate {cert}; ssl_certificate_key {paths.privkey};
         ssl_protocols {b.protocols}; ssl_ciphers {b.ciphers}; ssl_prefer_server_ciphers off;
+        ssl_ecdh_curve {b.curves};
         {stapling}
         location / {{ return 200 "ok {b.name}\\n"; }}
     }}"""

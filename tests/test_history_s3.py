@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from pytest_prodcheck.backup.s3 import S3Config
+from pytest_prodcheck.config.history import history_settings
 from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable
 from pytest_prodcheck.core.ports import free_port
 from pytest_prodcheck.history.s3store import S3HistoryStore
-from pytest_prodcheck.history.settings import history_settings, open_store
+from pytest_prodcheck.history.store import open_store
 from pytest_prodcheck.stack.s3 import S3Server
 from tests._backup_env import start_s3, stop_s3
 from tests._history_env import SMOKE_ITEMS, run_record, summary

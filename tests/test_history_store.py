@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_prodcheck.config.history import HistorySettings, history_settings
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.history import DirStore, HistoryRecord, make_record
 from pytest_prodcheck.history.records import HISTORY_SCHEMA, target_key
-from pytest_prodcheck.history.settings import HistorySettings, history_settings, open_store
+from pytest_prodcheck.history.store import open_store
+from pytest_prodcheck.release.baseline import BaselineLimits
 from tests._history_env import SMOKE_ITEMS, run_record, summary
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -164,7 +166,7 @@ def test_history_settings_validate_and_pick_the_store(tmp_path: Path) -> None:
         },
         "prodcheck.toml",
     )
-    assert hs.trend_runs == 10 and hs.limits().p95_increase_pct == 30.0
+    assert hs.trend_runs == 10 and BaselineLimits.from_settings(hs).p95_increase_pct == 30.0
     assert hs.policy().team["backups"].text == "14 d"
     store = open_store(hs, None, report_dir=tmp_path)
     assert isinstance(store, DirStore) and store.directory == tmp_path / "history"

@@ -62,13 +62,13 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         "http.https-redirect",
         "no_redirect",
         {"redirect_https": False},
-        "shop.test: answered 404 (expected 301/308)",
+        "shop.test: does not redirect: /prodcheck/redirect-check?probe=1 (a made-up probe path",
     ),
     (
         "http.www-redirect",
         "no_www_redirect",
         {"redirect_www": False},
-        "www.shop.test: answered 404 (expected 301/308)",
+        "www.shop.test: does not redirect: /prodcheck/redirect-check?probe=1 (a made-up probe",
     ),
     ("headers.hsts", "no_headers", {"security_headers": False, "hsts": False}, "/ (missing)"),
     ("headers.hsts", "short_hsts", {"hsts_max_age": 86400}, "max-age 86400 < 63072000"),
@@ -85,7 +85,18 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         "(missing)",
     ),
     ("headers.csp", "no_headers", {"security_headers": False, "hsts": False}, "(missing)"),
-    ("headers.csp", "lax_csp", {"csp": "default-src *"}, "default-src * allows everything"),
+    (
+        "headers.csp",
+        "lax_csp",
+        {"csp": "default-src *"},
+        "default-src (as script-src) * allows scripts from any host",
+    ),
+    (
+        "headers.csp",
+        "inline_csp",
+        {"csp": "default-src 'self' 'unsafe-inline' data:; object-src 'none'"},
+        "default-src (as script-src) 'unsafe-inline' without a nonce or hash",
+    ),
     # add_header in the static location drops every inherited header: only that page fails
     (
         "headers.hsts",
@@ -126,8 +137,13 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         {"rate_limit_general": 1, "burst_general": 1, "rate_limit_api": 1, "burst_api": 1},
         "was refused (limit too strict)",
     ),
-    ("http.body-limit", "big_body_limit", {"body_limit": "10m"}, "oversized body accepted"),
-    ("http.body-limit", "no_body_limit", {"body_limit": "0"}, "oversized body accepted (201)"),
+    (
+        "http.body-limit",
+        "big_body_limit",
+        {"body_limit": "10m"},
+        "set [http] body_limit_bytes to it (in bytes), else set client_max_body_size 1m",
+    ),
+    ("http.body-limit", "no_body_limit", {"body_limit": "0"}, "was accepted (201), not refused"),
     ("http.server-banner", "banner", {"server_tokens": True}, "Server reveals a version: nginx/"),
 ]
 
@@ -212,6 +228,7 @@ def test_unreachable_plain_http_is_an_error_not_a_failure(lab):
     )
     result = http.check_https_redirect(target)
     assert result.status == "error" and "plain HTTP unreachable" in result.message
+    assert "set http_url (prodcheck.toml, --prodcheck-http-url or --http-url)" in result.message
 
 
 def test_static_cache_errors_when_the_static_path_is_wrong(lab):

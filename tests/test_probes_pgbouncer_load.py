@@ -12,6 +12,7 @@ from pytest_prodcheck.probes.pooling_load import (
     PoolCapResult,
     check_pool_caps_server,
     ensure_fd_limit,
+    plan_clients,
     run_pool_cap,
 )
 
@@ -114,3 +115,27 @@ def test_bad_arguments_are_config_errors(pg):
         run_pool_cap(["postgresql://app:x@127.0.0.1:1/ecommerce"], pg.dsn(), clients=0)
     with pytest.raises(ConfigError, match="must name its database and user"):
         run_pool_cap(["postgresql://127.0.0.1:1"], pg.dsn(), clients=1)
+
+
+def test_the_guides_1000_against_a_cap_of_100_fails_naming_what_was_refused(pg, bouncer):
+    """The cap is not a reason to run fewer clients: 1000 are tried and the refusals fail."""
+    b = bouncer(max_client_conn=100)
+    plan = plan_clients(1000, max_client_conn=100, existing=0)
+    assert plan.clients == 1000
+    result = run_pool_cap([b.dsn()], sampler_dsn=pg.dsn("ecommerce"), clients=plan.clients)
+    check = check_pool_caps_server(result, 100, plan)
+    assert check.status == "fail"
+    assert result.clients == 1000 and result.refused >= 899  # 100 slots, minus a few racing
+    assert f"PgBouncer refused {result.refused} of 1000 clients" in check.message
+    assert "max_client_conn = 100 is below the 1000 concurrent clients" in check.message
+    assert "set max_client_conn = 1000 in pgbouncer.ini" in check.message
+    assert check.expected.startswith("1000 clients at once")
+    assert f"({result.refused} refused at max_client_conn)" in check.observed
+
+
+def test_plan_only_shrinks_for_clients_already_holding_slots_and_says_so():
+    assert plan_clients(1000, 1000, 37).clients == 963
+    assert "963 clients + 37 already connected = 1000" in plan_clients(1000, 1000, 37).note
+    assert plan_clients(1000, 1200, 37).clients == 1000
+    assert plan_clients(1000, 100, 37).clients == 1000  # below the target: tried in full
+    assert plan_clients(1000, None, 0).clients == 1000

@@ -59,7 +59,7 @@ def run_suites(
 def test_suites_pass_on_the_good_site_with_evidence(lab, tmp_path):
     res = run_suites(lab.site("good"), lab.ca_bundle, tmp_path)
     assert res.returncode == 0, res.stdout[-3000:]
-    assert "20 passed" in res.stdout
+    assert "22 passed" in res.stdout
     report = json.loads((tmp_path / "checklist.json").read_text())
     items = {i["id"]: i for i in report["items"]}
     for item_id in (
@@ -74,7 +74,13 @@ def test_suites_pass_on_the_good_site_with_evidence(lab, tmp_path):
         assert items[item_id]["status"] == "passed", items[item_id]
         assert items[item_id]["evidence"], item_id
     names = {e["name"] for e in items["testing.ssl-configuration"]["evidence"]}
-    assert {"tls.protocols", "tls.ciphers", "tls.ocsp-stapling", "tls.alpn-h2"} <= names
+    assert {
+        "tls.protocols",
+        "tls.ciphers",
+        "tls.ocsp-stapling",
+        "tls.alpn-h2",
+        "tls.groups",
+    } <= names
 
 
 def test_smoke_selection_on_a_bad_site_fails_the_matching_test(lab, tmp_path):
@@ -82,7 +88,7 @@ def test_smoke_selection_on_a_bad_site_fails_the_matching_test(lab, tmp_path):
     assert res.returncode == 1, res.stdout[-3000:]
     assert "FAILED" in res.stdout and "test_check[http.gzip]" in res.stdout
     # smoke = every cheap check: all but OCSP stapling and the rate-limit burst
-    assert "1 failed, 17 passed" in res.stdout and "tls.ocsp-stapling" not in res.stdout
+    assert "1 failed, 19 passed" in res.stdout and "tls.ocsp-stapling" not in res.stdout
     report = json.loads((tmp_path / "checklist.json").read_text())
     gzip_item = next(i for i in report["items"] if i["id"] == "performance.gzip")
     assert gzip_item["status"] == "failed"

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from pytest_prodcheck.checklist import Attestation, Waiver
+from pytest_prodcheck.config.ages import parse_max_age
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.history.records import HistoryRecord
 from pytest_prodcheck.release import AgePolicy, decide_release
-from pytest_prodcheck.release.ages import parse_max_age
 from tests._history_env import (
     DRILL_ITEMS,
     NIGHTLY_ITEMS,

@@ -31,10 +31,9 @@ from pytest_prodcheck.checklist.model import (
     Verdict,
     VerdictValue,
     Waiver,
-    suggest,
     unknown_id_message,
 )
-from pytest_prodcheck.checklist_items import SECTION_TITLES, SECTIONS
+from pytest_prodcheck.checklist_items import SECTION_TITLES, SECTIONS, suggest
 
 __all__ = [
     "CHECKLIST",

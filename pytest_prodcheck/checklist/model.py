@@ -10,13 +10,12 @@ True
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pytest_prodcheck.checklist_items import ITEMS, Item
+from pytest_prodcheck.checklist_items import ITEMS, Item, suggest
 from pytest_prodcheck.evidence import Evidence
 
 CHECKLIST: tuple[Item, ...] = ITEMS
@@ -35,12 +34,6 @@ ITEM_STATUSES: tuple[str, ...] = (
     "not_applicable",
 )
 VerdictValue = Literal["GO", "NO-GO", "GO-WITH-WAIVERS"]
-
-
-def suggest(item_id: str) -> str:
-    """`` (did you mean 'x'?)`` for a misspelt id, else ``""``."""
-    close = difflib.get_close_matches(item_id, [i.id for i in ITEMS], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def unknown_id_message(item_id: object, where: str) -> str:

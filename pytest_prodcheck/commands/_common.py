@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.config import DEFAULT_CONFIG_NAME, Settings, load_settings
+from pytest_prodcheck.config_file import choose_config
 from pytest_prodcheck.core.errors import ConfigError
 
 __all__ = ["SETTING_DESTS", "add_config_args", "parse_set", "settings_from_args"]
@@ -85,10 +86,5 @@ def settings_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Set
     for text in getattr(args, "set_values", None) or []:
         key, value = parse_set(text)
         overrides[key] = value
-    explicit = getattr(args, "config", None)
-    if explicit:
-        path: Path | None = Path(explicit)
-    else:
-        candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_NAME
-        path = candidate if candidate.is_file() else None
-    return load_settings(path, overrides, os.environ)
+    choice = choose_config(getattr(args, "config", None), cwd or Path.cwd(), flag="--config")
+    return load_settings(choice.path, overrides, os.environ)

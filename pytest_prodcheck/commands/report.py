@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in read.problems:
         print(f"prodcheck: note: {problem}", file=sys.stderr)
     _check_choice(read, args.release, rr.target)
-    from pytest_prodcheck.report.release import render_release_json, write_release_reports
+    from pytest_prodcheck.release.write import render_release_json, write_release_reports
 
     out = Path(args.out or settings.report_dir)
     write_release_reports(rr, out)

@@ -8,12 +8,13 @@
     {"schema_version": 1, "target": "https://shop.test:8443", "checks": [{"id": "tls.protocols", ...}]}
 
 ``--http-url`` says where plain HTTP is served (default: port 80 of the same host); ``--resolve``
-connects to ADDR for HOST:PORT while sending HOST (curl style, repeatable); ``--name`` adds a host
-name the certificate must cover (``www.<apex>`` also enables the www→apex redirect check, and
-``api.<apex>`` is where the API path is probed). Thresholds come from ``prodcheck.toml`` /
-``--set tls.min_days=30``. Exit codes: 0 no check failed, 1 a check failed, 2 usage or
-configuration error, 3 the site is unreachable or a check could not run. ``tls list`` prints
-the table of :mod:`pytest_prodcheck.probes.site_checks` (``--json``: one object).
+connects to ADDR for HOST:PORT while sending HOST (curl style, repeatable; ``'*.shop.test:*:ADDR'``
+covers every name and port). The names checked are the suite's: ``[site]`` www/api/monitoring,
+else ``www.``/``api.``/``monitoring.<apex>`` (``www = ""`` for none); ``--name`` adds more.
+Thresholds come from ``prodcheck.toml`` / ``--set tls.min_days=30``. Exit codes: 0 no check
+failed, 1 a check failed, 2 usage or configuration error, 3 the site is unreachable or a check
+could not run. ``tls list`` prints the table of :mod:`pytest_prodcheck.probes.site_checks`
+(``--json``: one object).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from pytest_prodcheck.commands._common import add_config_args, settings_from_arg
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_dsn, mask_text
 from pytest_prodcheck.probes.site_checks import SITE_CHECKS
-from pytest_prodcheck.probes.tls.target import Expectations, SiteTarget
+from pytest_prodcheck.probes.tls.target import SiteTarget
 from pytest_prodcheck.probes.tls_site import SiteReport, run_site_checks
+from pytest_prodcheck.stack.external import external_endpoints
 
 
 def register(subparsers: Any) -> None:
@@ -87,22 +89,15 @@ def register(subparsers: Any) -> None:
 
 
 def target_from_args(args: argparse.Namespace) -> SiteTarget:
-    """The site to check: CLI arguments first, then ``prodcheck.toml`` (ConfigError on bad input)."""
-    settings = settings_from_args(args)
-    site = settings.site
-    names = list(args.names) + [n for n in (site.www, site.api, site.monitoring) if n]
-    return SiteTarget.from_args(
-        args.url,
-        http_url=args.http_url or settings.http_url,
-        resolve=args.resolve or settings.resolve,
-        ca_bundle=args.ca_bundle or settings.ca_bundle,
-        names=names,
-        www=site.www,
-        api=site.api,
-        static_path=site.static_path,
-        api_path=site.api_path,
-        expect=Expectations.from_settings(settings),
-    )
+    """The site to check: CLI arguments first, then ``prodcheck.toml`` (ConfigError on bad input).
+
+    The names are the suite's (:func:`~pytest_prodcheck.stack.external.external_endpoints`):
+    ``[site]`` www/api/monitoring, else ``www.``/``api.``/``monitoring.`` + apex (``""`` = none),
+    plus every ``--name``.
+    """
+    settings = settings_from_args(args)  # url, http_url, resolve, ca_bundle from the arguments
+    endpoints = external_endpoints(settings)
+    return SiteTarget.from_endpoints(endpoints, settings, extra_names=args.names)
 
 
 _LABEL = {"pass": "PASS", "fail": "FAIL", "n/a": "N/A ", "error": "ERR "}

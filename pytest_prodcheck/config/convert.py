@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Union
 from urllib.parse import urlsplit
 
+from pytest_prodcheck.config.history import HistorySettings, history_values
 from pytest_prodcheck.config.schema import (
     DEFAULT_PROFILES,
     SECTIONS,
@@ -34,8 +35,8 @@ from pytest_prodcheck.config.schema import (
     Settings,
 )
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.resolve import parse_resolve
 from pytest_prodcheck.core.secrets import mask_dsn
-from pytest_prodcheck.history.settings import HistorySettings, history_values
 
 __all__ = ["convert_field", "convert_profiles", "convert_section", "parse_duration", "show"]
 
@@ -228,10 +229,4 @@ def _check_dsn(value: str, label: str) -> None:
 
 
 def _check_resolve(entry: str, label: str) -> None:
-    host, sep1, rest = entry.partition(":")
-    port, sep2, addr = rest.partition(":")
-    if not (sep1 and sep2 and host and addr and port.isdigit() and 0 < int(port) < 65536):
-        raise ConfigError(
-            f"{label} = {entry!r}: expected HOST:PORT:ADDR as curl's --resolve, "
-            "e.g. shop.example.com:443:10.0.0.5"
-        )
+    parse_resolve(entry, label=f"{label} =")  # HOST:PORT:ADDR; '*.domain' and '*' ports allowed

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_prodcheck.config.history import HistorySettings
 from pytest_prodcheck.core.secrets import mask_dsn
 from pytest_prodcheck.dockerhost.settings import DockerSettings
 from pytest_prodcheck.guide import LOAD, LOAD_PROFILES, PGBOUNCER
-from pytest_prodcheck.history.settings import HistorySettings
 
 __all__ = [
     "DEFAULT_PROFILES",

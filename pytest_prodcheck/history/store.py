@@ -23,13 +23,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from pytest_prodcheck.config.history import HistorySettings
 from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.core.files import DISK_FULL, atomic_file, disk_full_error, fsync_dir
 from pytest_prodcheck.history.records import HistoryRecord, RecordProblem, parse_record
 
-__all__ = ["DirStore", "HistoryRead", "HistoryStore", "decode_record", "record_name", "stamp_of"]
+if TYPE_CHECKING:
+    from pytest_prodcheck.backup.s3 import S3Config
+
+__all__ = [
+    "DirStore",
+    "HistoryRead",
+    "HistoryStore",
+    "decode_record",
+    "open_store",
+    "record_name",
+    "stamp_of",
+]
 
 MAX_RECORD_BYTES = 32 * 1024 * 1024  # a larger file is not one of ours
 
@@ -184,3 +196,20 @@ class DirStore:
         if since is not None:
             records = [r for r in records if r.finished_utc >= since]
         return HistoryRead(_sorted(records), tuple(problems), self.where)
+
+
+def open_store(
+    hs: HistorySettings, s3: S3Config | None, report_dir: str | Path = "reports"
+) -> HistoryStore:
+    """The directory store, or the S3 store (spooling into ``<dir>/pending``) when ``s3``."""
+    directory = hs.directory(report_dir)
+    if not hs.s3:
+        return DirStore(directory)
+    if s3 is None or not s3.bucket:
+        raise ConfigError(
+            "[history] s3 = true but no S3 bucket is configured: set [s3] bucket or export "
+            "AWS_BACKUP_BUCKET (or set [history] s3 = false)"
+        )
+    from pytest_prodcheck.history.s3store import S3HistoryStore
+
+    return S3HistoryStore(s3, prefix=hs.s3_prefix, spool=directory / "pending")

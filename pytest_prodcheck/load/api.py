@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.resolve import ResolveMap
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.load.journey import EndpointPaths
 from pytest_prodcheck.load.profiles import Profile, get_profile
@@ -132,14 +133,15 @@ def target_from_endpoints(site_url: str, resolve: tuple[str, ...] = ()) -> tuple
     ('https://127.0.0.1:8443', 'shop.test')
     >>> target_from_endpoints("https://shop.example.com")
     ('https://shop.example.com', None)
+    >>> target_from_endpoints("https://www.shop.test", ("*.shop.test:*:10.0.0.5",))
+    ('https://10.0.0.5:443', 'www.shop.test')
     """
     parts = urlsplit(site_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    for entry in resolve:
-        host, p, addr = entry.split(":", 2)
-        if host == parts.hostname and int(p) == port:
-            netloc = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
-            return urlunsplit((parts.scheme, netloc, "", "", "")), host
+    addr = ResolveMap.parse(resolve).lookup(parts.hostname or "", port)
+    if addr is not None:
+        netloc = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+        return urlunsplit((parts.scheme, netloc, "", "", "")), parts.hostname
     return urlunsplit((parts.scheme, parts.netloc, "", "", "")), None
 
 

@@ -36,7 +36,14 @@ from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.core.secrets import mask_text
 
-__all__ = ["PoolCapResult", "check_pool_caps_server", "ensure_fd_limit", "run_pool_cap"]
+__all__ = [
+    "ClientPlan",
+    "PoolCapResult",
+    "check_pool_caps_server",
+    "ensure_fd_limit",
+    "plan_clients",
+    "run_pool_cap",
+]
 
 FD_HEADROOM = 128  # sockets, log files, the sampler, pytest's own files
 
@@ -60,6 +67,7 @@ class PoolCapResult:
     queries_per_client: int
     fd_limit: tuple[int, int]
     failure_examples: tuple[str, ...] = field(default=())
+    refused: int = 0  # clients PgBouncer turned away at its max_client_conn cap
 
     @property
     def peak_total(self) -> int:
@@ -67,13 +75,53 @@ class PoolCapResult:
 
     def summary(self) -> str:
         peaks = ", ".join(f"{db}={n}" for db, n in sorted(self.peak_per_database.items())) or "none"
+        refused = f" ({self.refused} refused at max_client_conn)" if self.refused else ""
         return (
-            f"{self.clients} clients, {self.failures} failed, "
+            f"{self.clients} clients, {self.failures} failed{refused}, "
             f"peak server connections per database: {peaks}, "
             f"wall {self.wall_s:.2f} s, "
             f"median connect {self.connect_p50_s:.2f} s, {self.samples} samples, "
             f"fd limit {_limit(self.fd_limit[0])}/{_limit(self.fd_limit[1])}"
         )
+
+
+REFUSED_MARK = "max_client_conn"  # PgBouncer: "no more connections allowed (max_client_conn)"
+
+
+@dataclass(frozen=True)
+class ClientPlan:
+    """How many clients a run connects, and why (never fewer than wanted without saying so).
+
+    >>> plan_clients(1000, max_client_conn=100, existing=0).clients   # tried anyway: refusals fail
+    1000
+    >>> plan_clients(1000, max_client_conn=1000, existing=37).note
+    '963 clients + 37 already connected = 1000 at the bouncer (max_client_conn=1000)'
+    """
+
+    wanted: int
+    clients: int
+    max_client_conn: int | None
+    existing: int
+
+    @property
+    def note(self) -> str:
+        cap = f"max_client_conn={self.max_client_conn}" if self.max_client_conn else "cap unknown"
+        if self.clients < self.wanted:
+            return (
+                f"{self.clients} clients + {self.existing} already connected = "
+                f"{self.clients + self.existing} at the bouncer ({cap})"
+            )
+        return f"{self.clients} clients, {self.existing} already connected ({cap})"
+
+
+def plan_clients(wanted: int, max_client_conn: int | None, existing: int = 0) -> ClientPlan:
+    """``wanted`` clients; only when the cap admits ``wanted`` and other clients already hold
+    slots does the run connect fewer, so that the bouncer still holds ``wanted`` at once. A cap
+    below ``wanted`` is tried anyway: what the bouncer refuses fails the check."""
+    clients = wanted
+    if max_client_conn and max_client_conn >= wanted and existing:
+        clients = max(1, min(wanted, max_client_conn - existing))
+    return ClientPlan(wanted, clients, max_client_conn, existing)
 
 
 def _limit(n: int) -> str:
@@ -242,6 +290,7 @@ def run_pool_cap(
             f"sampling pg_stat_activity failed: {mask_text(sampler.error, extra=secrets)}"
         )
     examples = tuple(dict.fromkeys(mask_text(e, extra=secrets) for e in errors))[:5]
+    refused = sum(REFUSED_MARK in e for e in errors)
     return PoolCapResult(
         clients=clients,
         failures=failures,
@@ -252,13 +301,18 @@ def run_pool_cap(
         queries_per_client=queries,
         fd_limit=limits,
         failure_examples=examples,
+        refused=refused,
     )
 
 
-def check_pool_caps_server(result: PoolCapResult, max_db_connections: int) -> CheckResult:
-    """Pass when no client failed and no database saw more than ``max_db_connections``."""
+def check_pool_caps_server(
+    result: PoolCapResult, max_db_connections: int, plan: ClientPlan | None = None
+) -> CheckResult:
+    """Pass when no client failed and no database saw more than ``max_db_connections``;
+    ``plan`` (from :func:`plan_clients`) names the cap when the bouncer refused clients."""
+    wanted = plan.wanted if plan else result.clients
     expected = (
-        f"0 of {result.clients} clients fail; "
+        f"{wanted} clients at once ([pgbouncer] clients), 0 fail; "
         f"<= {max_db_connections} server connections per database"
     )
     over = {db: n for db, n in result.peak_per_database.items() if n > max_db_connections}
@@ -268,7 +322,21 @@ def check_pool_caps_server(result: PoolCapResult, max_db_connections: int) -> Ch
             "PostgreSQL saw more server connections than max_db_connections="
             f"{max_db_connections}: " + ", ".join(f"{db}={n}" for db, n in sorted(over.items()))
         )
-    if result.failures:
+    cap = plan.max_client_conn if plan else None
+    if result.refused and cap is not None and cap < wanted:
+        problems.append(
+            f"PgBouncer refused {result.refused} of {result.clients} clients with 'no more "
+            f"connections allowed (max_client_conn)': max_client_conn = {cap} is below the "
+            f"{wanted} concurrent clients the guide requires; set max_client_conn = {wanted} in "
+            "pgbouncer.ini (or lower [pgbouncer] clients to the load you accept)"
+        )
+    elif result.refused and plan is not None:
+        problems.append(
+            f"PgBouncer refused {result.refused} of {result.clients} clients at "
+            f"max_client_conn = {cap}: {plan.existing} other clients were connected when the "
+            "test started and more arrived during it; run it when the app is quiet"
+        )
+    elif result.failures:
         problems.append(
             f"{result.failures} of {result.clients} clients failed (e.g. "
             + "; ".join(result.failure_examples[:2])

@@ -47,6 +47,7 @@ from pytest_prodcheck.probes.tls.expiry import check_expiry
 from pytest_prodcheck.probes.tls.handshake import Handshake
 from pytest_prodcheck.probes.tls.hostname import check_hostname, handshakes
 from pytest_prodcheck.probes.tls.keys import check_key
+from pytest_prodcheck.probes.tls.mozilla import check_cert_profile, check_groups
 from pytest_prodcheck.probes.tls.ocsp import check_ocsp
 from pytest_prodcheck.probes.tls.protocols import check_protocols
 from pytest_prodcheck.probes.tls.scan import TlsScan, scan_tls
@@ -119,6 +120,10 @@ def _rows() -> list[SiteCheck]:
                   (_CERTS, _SSL), _TLS_SMOKE, "enough days left"),
         CheckSpec("tls.cert.key", lambda i: check_key(i.scan), "scan",
                   (_CERTS, _SSL), _TLS_SMOKE, "a strong key"),
+        CheckSpec("tls.cert.profile", lambda i: check_cert_profile(i.scan, i.target.expect),
+                  "scan", (_CERTS, _SSL), _TLS_SMOKE, "the leaf is of the Mozilla profile"),
+        CheckSpec("tls.groups", lambda i: check_groups(i.scan, i.target.expect), "scan",
+                  (_SSL,), _TLS_SMOKE, "only the profile's key-exchange groups"),
         CheckSpec("tls.ocsp-stapling", lambda i: check_ocsp(i.scan), "scan",
                   (_SSL,), ("tls",), "an OCSP response is stapled"),
         CheckSpec("tls.alpn-h2", lambda i: check_alpn(i.target, i.apex_handshake), "handshakes",

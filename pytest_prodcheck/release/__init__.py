@@ -5,38 +5,32 @@
     >>> rr.headline
     'INCOMPLETE: 1 critical item lacks fresh evidence: predeploy.disaster-recovery (stale: 40 d > 30 d)'
 
-Modules: :mod:`.ages` (maximum ages), :mod:`.baseline` (load baselines), :mod:`.decide` (the
-decision), :mod:`.model` (the report as data), :mod:`.service` (from settings). Rendering lives
-in :mod:`pytest_prodcheck.report`. Names are imported on first use: ``config`` reads
-``[history.max_age]`` through :mod:`.ages` while the checklist still imports ``config``.
+Modules: :mod:`.baseline` (load baselines), :mod:`.decide` (the decision), :mod:`.model` (the
+report as data), :mod:`.service` (from settings: what the plugin and the CLI call),
+:mod:`.write` with :mod:`.to_html`, :mod:`.to_markdown` and :mod:`.trends_svg` (the files).
+Maximum ages are settings: :mod:`pytest_prodcheck.config.ages`.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pytest_prodcheck.config.ages import BUILTIN, AgePolicy, MaxAge, parse_max_age
+from pytest_prodcheck.release.baseline import BaselineLimits, Comparison, compare, find_baseline
+from pytest_prodcheck.release.decide import PROFILE_ITEMS, choose_anchor, decide_release
+from pytest_prodcheck.release.model import RELEASE_STATUSES, ReleaseItem, ReleaseReport
 
-_EXPORTS = {
-    "BUILTIN": "ages",
-    "AgePolicy": "ages",
-    "MaxAge": "ages",
-    "parse_max_age": "ages",
-    "BaselineLimits": "baseline",
-    "Comparison": "baseline",
-    "compare": "baseline",
-    "find_baseline": "baseline",
-    "PROFILE_ITEMS": "decide",
-    "choose_anchor": "decide",
-    "decide_release": "decide",
-    "RELEASE_STATUSES": "model",
-    "ReleaseItem": "model",
-    "ReleaseReport": "model",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__all__ = [
+    "BUILTIN",
+    "PROFILE_ITEMS",
+    "RELEASE_STATUSES",
+    "AgePolicy",
+    "BaselineLimits",
+    "Comparison",
+    "MaxAge",
+    "ReleaseItem",
+    "ReleaseReport",
+    "choose_anchor",
+    "compare",
+    "decide_release",
+    "find_baseline",
+    "parse_max_age",
+]

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from pytest_prodcheck.config.history import HistorySettings
 from pytest_prodcheck.history.records import HistoryRecord, LoadDigest
 
 __all__ = ["Baseline", "BaselineLimits", "Comparison", "compare", "find_baseline"]
@@ -27,6 +28,11 @@ __all__ = ["Baseline", "BaselineLimits", "Comparison", "compare", "find_baseline
 class BaselineLimits:
     p95_increase_pct: float = 25.0
     rps_decrease_pct: float = 20.0
+
+    @classmethod
+    def from_settings(cls, hs: HistorySettings) -> BaselineLimits:
+        """``[history] baseline_p95_increase_pct`` / ``baseline_rps_decrease_pct``."""
+        return cls(hs.baseline_p95_increase_pct, hs.baseline_rps_decrease_pct)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
     >>> rr.verdict                                  # GO / GO-WITH-WAIVERS / NO-GO / INCOMPLETE
     'INCOMPLETE'
 
-Rules, per item (its maximum age from :class:`~pytest_prodcheck.release.ages.AgePolicy`):
+Rules, per item (its maximum age from :class:`~pytest_prodcheck.config.ages.AgePolicy`):
 
 1. *Decisive* evidence is an item its linked tests decided in a run (``passed``, ``failed``,
    ``error``, ``not_applicable``), or a ``prodcheck load`` run of the item's profile that was
@@ -31,9 +31,9 @@ from typing import Any
 
 from pytest_prodcheck.checklist import Attestation, Waiver
 from pytest_prodcheck.checklist_items import ITEMS, Item
+from pytest_prodcheck.config.ages import AgePolicy, MaxAge, format_age, format_limit
 from pytest_prodcheck.evidence import Evidence
 from pytest_prodcheck.history.records import HistoryRecord, LoadDigest, RecordProblem, parse_time
-from pytest_prodcheck.release.ages import AgePolicy, MaxAge, format_age, format_limit
 from pytest_prodcheck.release.baseline import BaselineLimits, Comparison, compare, find_baseline
 from pytest_prodcheck.release.model import DecidedBy, ReleaseItem, ReleaseReport, ReleaseVerdict
 

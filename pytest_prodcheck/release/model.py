@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pytest_prodcheck.checklist import Attestation, Waiver
 from pytest_prodcheck.checklist_items import Item
+from pytest_prodcheck.config.ages import MaxAge, format_age
 from pytest_prodcheck.history.records import HistoryRecord, iso
-from pytest_prodcheck.release.ages import MaxAge, format_age
 from pytest_prodcheck.release.baseline import Comparison
 
 __all__ = [

@@ -8,7 +8,7 @@
     ('INCOMPLETE', ('reports/history/x.json: skipped: not valid JSON (…)',))
 
 ``settings`` is a :class:`pytest_prodcheck.config.Settings`; its ``history`` section (when the
-config has one) is a :class:`~pytest_prodcheck.history.settings.HistorySettings`. The S3 store
+config has one) is a :class:`~pytest_prodcheck.config.history.HistorySettings`. The S3 store
 uses the backups' ``[s3]`` settings (bucket, endpoint, region; credentials from the environment).
 """
 
@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.backup.s3 import S3Config
+from pytest_prodcheck.backup.settings import BackupConfig
 from pytest_prodcheck.checklist import Attestation, Waiver, load_attestations, load_waivers
+from pytest_prodcheck.config import Settings
+from pytest_prodcheck.config.history import HistorySettings
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.history.records import HistoryRecord, make_record
-from pytest_prodcheck.history.settings import HistorySettings, open_store
-from pytest_prodcheck.history.store import HistoryRead, HistoryStore
+from pytest_prodcheck.history.store import HistoryRead, HistoryStore, open_store
+from pytest_prodcheck.release.baseline import BaselineLimits
 from pytest_prodcheck.release.decide import decide_release
 from pytest_prodcheck.release.model import ReleaseReport
 
@@ -52,27 +55,16 @@ class Saved:
     notes: tuple[str, ...] = field(default=())
 
 
-def history_of(settings: Any) -> HistorySettings:
-    """The ``[history]`` settings (defaults when the config layer has none)."""
-    hs = getattr(settings, "history", None)
-    return hs if isinstance(hs, HistorySettings) else HistorySettings()
+def history_of(settings: Settings) -> HistorySettings:
+    """The ``[history]`` settings."""
+    return settings.history
 
 
-def _s3(settings: Any, env: Mapping[str, str]) -> S3Config | None:
-    s3 = getattr(settings, "s3", None)
-    bucket = (getattr(s3, "bucket", None) or env.get("AWS_BACKUP_BUCKET")) if s3 else None
-    if not bucket:
-        return None
-    return S3Config(
-        bucket=bucket,
-        endpoint_url=getattr(s3, "endpoint_url", None) or env.get("AWS_ENDPOINT_URL_S3") or None,
-        region=getattr(s3, "region", "us-east-1"),
-        access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
-        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
-    )
+def _s3(settings: Settings, env: Mapping[str, str]) -> S3Config | None:
+    return BackupConfig.from_settings(settings, env).s3
 
 
-def store_for(settings: Any, env: Mapping[str, str]) -> HistoryStore:
+def store_for(settings: Settings, env: Mapping[str, str]) -> HistoryStore:
     """The configured store: ``<report_dir>/history`` or the ``[s3]`` bucket."""
     return open_store(history_of(settings), _s3(settings, env), settings.report_dir)
 
@@ -98,7 +90,7 @@ def load_summaries(report: Mapping[str, Any]) -> tuple[list[tuple[dict[str, Any]
 
 
 def record_run(
-    settings: Any,
+    settings: Settings,
     report: Mapping[str, Any] | None,
     env: Mapping[str, str],
     *,
@@ -116,10 +108,10 @@ def record_run(
         [*found, *loads],
         kind="load" if kind == "load" else "run",
         baseline_profiles=baseline_profiles,
-        target=getattr(settings, "target", "local"),
+        target=settings.target,
         target_name=name,
-        release=None if report else getattr(settings, "release", None),
-        commit=None if report else getattr(settings, "commit", None),
+        release=None if report else settings.release,
+        commit=None if report else settings.commit,
     )
     store = store or store_for(settings, env)
     where = store.append(record)
@@ -127,22 +119,21 @@ def record_run(
     return Saved(record, where, tuple(notes))
 
 
-def _target_for(settings: Any) -> str:
+def _target_for(settings: Settings) -> str:
     from pytest_prodcheck.history.records import target_key
 
-    url = getattr(settings, "url", None)
-    return target_key("external" if url else getattr(settings, "target", "local"), url)
+    return target_key(settings.target, settings.url)
 
 
-def _files(settings: Any) -> tuple[list[Waiver], list[Attestation]]:
-    waivers = load_waivers(Path(settings.waivers)) if getattr(settings, "waivers", None) else []
+def _files(settings: Settings) -> tuple[list[Waiver], list[Attestation]]:
+    waivers = load_waivers(Path(settings.waivers)) if settings.waivers else []
     path = settings.attestations_path
     atts = load_attestations(path) if settings.attestations or path.exists() else []
     return waivers, atts
 
 
 def release_from_history(
-    settings: Any,
+    settings: Settings,
     env: Mapping[str, str],
     *,
     release: str | None = None,
@@ -164,7 +155,6 @@ def release_from_history(
         attestations = a if attestations is None else attestations
     if target is None and current is None:
         target = hs.target or _default_target(settings, read.records)
-    checklist = getattr(settings, "checklist", None)
     rr = decide_release(
         read.records,
         now=now,
@@ -174,8 +164,8 @@ def release_from_history(
         policy=hs.policy(),
         waivers=waivers,
         attestations=attestations,
-        attestation_max_age_days=getattr(checklist, "attestation_max_age_days", 180),
-        limits=hs.limits(),
+        attestation_max_age_days=settings.checklist.attestation_max_age_days,
+        limits=BaselineLimits.from_settings(hs),
         trend_runs=hs.trend_runs,
         problems=read.problems,
         history_where=read.where or store.where,
@@ -183,7 +173,7 @@ def release_from_history(
     return rr, read
 
 
-def _default_target(settings: Any, records: Sequence[HistoryRecord]) -> str | None:
+def _default_target(settings: Settings, records: Sequence[HistoryRecord]) -> str | None:
     derived = _target_for(settings)
     if any(r.target == derived for r in records):
         return derived
@@ -201,7 +191,7 @@ class AfterRun:
 
 
 def after_run(
-    settings: Any,
+    settings: Settings,
     report: Mapping[str, Any],
     env: Mapping[str, str],
     *,
@@ -236,7 +226,7 @@ def after_run(
             settings, env, current=current, store=store, waivers=waivers, attestations=attestations
         )
         lines.extend(f"history: {p}" for p in read.problems)
-        from pytest_prodcheck.report.release import write_release_reports
+        from pytest_prodcheck.release.write import write_release_reports
 
         directory = out_dir or Path(settings.report_dir)
         write_release_reports(rr, directory)
@@ -259,7 +249,7 @@ class AfterLoad:
 
 
 def after_load(
-    settings: Any,
+    settings: Settings,
     summary: dict[str, Any],
     summary_path: str,
     env: Mapping[str, str],
@@ -291,7 +281,7 @@ def after_load(
         cmp = None
         if digest.valid:
             base = find_baseline(read.records, name, digest.name, before=now)
-            cmp = compare(digest, base, hs.limits())
+            cmp = compare(digest, base, BaselineLimits.from_settings(hs))
             lines.append(f"load {digest.name}: {cmp.line}")
             if cmp.baseline is not None:
                 lines.append(f"  (baseline: {cmp.baseline.describe})")
@@ -309,7 +299,7 @@ def after_load(
 
 
 def _record_as(
-    settings: Any,
+    settings: Settings,
     env: Mapping[str, str],
     store: HistoryStore,
     summary: dict[str, Any],
@@ -323,15 +313,15 @@ def _record_as(
         kind="load",
         target_name=target,
         baseline_profiles=[str(summary.get("name"))] if record_baseline else [],
-        release=getattr(settings, "release", None),
-        commit=getattr(settings, "commit", None),
+        release=settings.release,
+        commit=settings.commit,
     )
     where = store.append(record)
     return Saved(record, where, tuple(getattr(store, "notes", [])))
 
 
 def baseline_check(
-    settings: Any, summary: dict[str, Any], env: Mapping[str, str], target: str | None = None
+    settings: Settings, summary: dict[str, Any], env: Mapping[str, str], target: str | None = None
 ) -> CheckResult:
     """A :class:`~pytest_prodcheck.core.result.CheckResult` ``load.baseline`` for a suite test.
 
@@ -342,7 +332,7 @@ def baseline_check(
     from pytest_prodcheck.release.baseline import compare, find_baseline
 
     hs = history_of(settings)
-    limits = hs.limits()
+    limits = BaselineLimits.from_settings(hs)
     expected = (
         f"p95 ≤ +{limits.p95_increase_pct:g} %, throughput ≥ −{limits.rps_decrease_pct:g} % "
         "vs the baseline"

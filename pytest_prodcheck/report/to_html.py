@@ -11,7 +11,7 @@ import re
 from html import escape
 
 from pytest_prodcheck.checklist import ITEM_STATUSES, SECTION_TITLES, SECTIONS
-from pytest_prodcheck.report._common import (
+from pytest_prodcheck.report.common import (
     STATUS_LABEL,
     coverage_line,
     decision_lines,

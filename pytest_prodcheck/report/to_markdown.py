@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from pytest_prodcheck.checklist import ITEM_STATUSES, SECTION_TITLES, SECTIONS
-from pytest_prodcheck.report._common import (
+from pytest_prodcheck.report.common import (
     STATUS_ICON,
     STATUS_LABEL,
     coverage_line,

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pytest_prodcheck.core.errors import ProdcheckError
+from pytest_prodcheck.core.resolve import ResolveMap
 
 
 class MissingEndpoint(ProdcheckError):
@@ -119,13 +120,10 @@ class Endpoints:
         """The configured host names (apex, www, api, monitoring), those that are set."""
         return tuple(n for n in (self.apex, self.www, self.api, self.monitoring) if n)
 
-    def resolve_map(self) -> dict[tuple[str, int], str]:
-        """``{("shop.test", 8443): "127.0.0.1", …}`` from the curl-style resolve entries."""
-        out: dict[tuple[str, int], str] = {}
-        for entry in self.resolve:
-            host, port, addr = entry.split(":", 2)
-            out[(host, int(port))] = addr
-        return out
+    def resolve_map(self) -> ResolveMap:
+        """The curl-style resolve entries, parsed: ``.lookup("shop.test", 8443)`` → ``"127.0.0.1"``
+        (``.get((host, port), default)`` as a dict; wildcards such as ``*.shop.test:*:ADDR``)."""
+        return ResolveMap.parse(self.resolve)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

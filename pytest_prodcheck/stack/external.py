@@ -6,7 +6,8 @@
     >>> ep.require("pgbouncer_dsn", key="[pgbouncer] dsn")   # -> MissingEndpoint: tests skip
 
 Missing values stay ``None`` so each test that needs one skips with a reason naming the key.
-Host names default to the site URL's host (apex) and ``www.``/``api.``/``monitoring.`` + apex.
+Host names default to the site URL's host (apex) and ``www.``/``api.``/``monitoring.`` + apex;
+``www = ""`` (etc.) in ``[site]`` says the site has no such name.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def external_endpoints(settings: Settings, *, target: str = "external") -> Endpo
     apex = site.apex or (urlsplit(site_url).hostname if site_url else None)
 
     def name(value: str | None, prefix: str) -> str | None:
-        if value:
-            return value
+        if value is not None:  # "" = the site has no such name (its checks are n/a)
+            return value or None
         return f"{prefix}.{apex}" if apex else None
 
     http_url = settings.http_url or (_default_http_url(site_url) if site_url else None)

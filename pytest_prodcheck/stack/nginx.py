@@ -51,6 +51,8 @@ MOZILLA_INTERMEDIATE_CIPHERS = ":".join(
         "DHE-RSA-CHACHA20-POLY1305",
     ]
 )
+#: Mozilla "intermediate" key-exchange groups (nginx's default "auto" also offers X448, P-521).
+MOZILLA_INTERMEDIATE_CURVES = "X25519:prime256v1:secp384r1"
 DEFAULT_CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'self'"
@@ -82,6 +84,7 @@ class NginxOptions:
     temp_dir: str = ""  # default <prefix>/tmp
     protocols: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
     ciphers: str = MOZILLA_INTERMEDIATE_CIPHERS
+    ecdh_curves: str = MOZILLA_INTERMEDIATE_CURVES
     hsts: bool = True
     hsts_max_age: int = 63072000
     security_headers: bool = True  # X-Frame-Options, X-Content-Type-Options, Referrer-Policy, CSP

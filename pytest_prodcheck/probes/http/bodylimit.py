@@ -15,6 +15,14 @@ CHECK_ID = "http.body-limit"
 OVER = 64 * 1024  # how far over the limit the probe goes
 
 
+def _nginx_size(n: int) -> str:
+    """1048576 -> ``"1m"`` (nginx size syntax), else the byte count."""
+    for unit, factor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if n % factor == 0:
+            return f"{n // factor}{unit}"
+    return str(n)
+
+
 def check_body_limit(target: SiteTarget) -> CheckResult:
     limit = target.expect.body_limit_bytes
     size = limit + OVER
@@ -37,6 +45,9 @@ def check_body_limit(target: SiteTarget) -> CheckResult:
             CHECK_ID,
             observed,
             expected,
-            f"oversized body accepted ({outcome.status}): set client_max_body_size",
+            f"a body of {size} bytes was accepted ({outcome.status}), not refused with 413: "
+            f"nginx's client_max_body_size is above [http] body_limit_bytes = {limit}; if your "
+            "larger limit is intended, set [http] body_limit_bytes to it (in bytes), else set "
+            f"client_max_body_size {_nginx_size(limit)} in nginx",
         )
     return CheckResult.passed(CHECK_ID, observed, expected)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 
 from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.probes.http.csp import evaluate_csp
 from pytest_prodcheck.probes.http.pages import PageSet
 from pytest_prodcheck.probes.tls.target import Expectations
 
@@ -115,32 +116,21 @@ def check_x_content_type_options(pages: PageSet) -> CheckResult:
     )
 
 
-def csp_directives(value: str) -> dict[str, str]:
-    """``"default-src 'self'; img-src data:"`` → ``{"default-src": "'self'", "img-src": "data:"}``."""
-    out: dict[str, str] = {}
-    for part in value.split(";"):
-        tokens = part.strip().split(None, 1)
-        if tokens:
-            out.setdefault(tokens[0].lower(), tokens[1].strip() if len(tokens) > 1 else "")
-    return out
-
-
 def check_csp(pages: PageSet) -> CheckResult:
+    """``headers.csp``: the policy, evaluated (:mod:`~pytest_prodcheck.probes.http.csp`), lets no
+    attacker's script run; each blocking weakness is named with its directive."""
+
     def judge(value: str) -> str | None:
-        d = csp_directives(value)
-        if "default-src" in d:
-            if d["default-src"].strip() in ("*", "", "'unsafe-inline'", "* 'unsafe-inline'"):
-                return f"default-src {d['default-src'] or '(empty)'} allows everything"
-            return None
-        if "script-src" in d and "object-src" in d:
-            return None  # the usual strict-CSP equivalent of a default
-        return "no default-src (nor script-src + object-src)"
+        report = evaluate_csp(value)
+        return None if report.ok else "; ".join(str(w) for w in report.blocking)
 
     return _judge_pages(
         "headers.csp",
         "Content-Security-Policy",
         pages,
-        "a Content-Security-Policy with default-src (or script-src + object-src) on every page",
+        "a Content-Security-Policy on every page whose effective script-src (else default-src) "
+        "has no *, https:/http:/data:, 'unsafe-inline' without nonce/hash or 'unsafe-eval', "
+        "with object-src restricted (and base-uri with nonces)",
         judge,
     )
 

@@ -26,9 +26,14 @@ PROBE_PATH = "/prodcheck/redirect-check?probe=1"
 def _judge_location(
     status: int, location: str | None, hosts: tuple[str, ...], port: int, path: str
 ) -> str | None:
+    if status in (302, 303, 307):
+        return f"redirects with {status} (temporary) to {location} (expected 301/308, permanent)"
     if status not in PERMANENT:
-        more = f" to {location}" if location else ""
-        return f"answered {status}{more} (expected 301/308)"
+        # the path is ours (any path must redirect): say so, or a 404 reads like a missing page
+        return (
+            f"does not redirect: {path} (a made-up probe path; every path must redirect) "
+            f"answered {status} (expected 301/308)"
+        )
     if not location:
         return f"{status} without Location"
     parts = urlsplit(location)
@@ -64,7 +69,12 @@ def check_https_redirect(target: SiteTarget) -> CheckResult:
     observed = "; ".join(f"{name} → {seen}" for name, seen, _ in results)
     problems = [f"{name}: {problem}" for name, _, problem in results if problem]
     if all(seen == "unreachable" for _, seen, _ in results):
-        return CheckResult.errored(check_id, f"plain HTTP unreachable: {problems[0]}", expected)
+        return CheckResult.errored(
+            check_id,
+            f"plain HTTP unreachable at {target.http_url}: {problems[0]}; set http_url "
+            "(prodcheck.toml, --prodcheck-http-url or --http-url) to where plain HTTP is served",
+            expected,
+        )
     if problems:
         return CheckResult.failed(check_id, observed, expected, "; ".join(problems))
     return CheckResult.passed(check_id, observed, expected)

@@ -27,6 +27,12 @@ class TlsProfile:
     tls12_suites: frozenset[str]  # IANA names (as sslyze reports them)
     tls13_suites: frozenset[str]
     hsts_min_age: int
+    # key exchange and certificate (SECG curve names, as sslyze reports them: secp256r1)
+    tls_curves: tuple[str, ...] = ()
+    certificate_types: tuple[str, ...] = ()  # "ecdsa", "rsa"
+    certificate_curves: tuple[str, ...] = ()
+    certificate_signatures: tuple[str, ...] = ()  # OID names: "ecdsa-with-SHA256", …
+    rsa_key_size: int | None = None
 
     @property
     def label(self) -> str:
@@ -57,4 +63,18 @@ def load_profile(name: str = "intermediate") -> TlsProfile:
         tls12_suites=frozenset(conf["ciphers"]["iana"]),
         tls13_suites=frozenset(conf["ciphersuites"]),
         hsts_min_age=int(conf["hsts_min_age"]),
+        tls_curves=tuple(secg_name(c) for c in conf.get("tls_curves", ())),
+        certificate_types=tuple(conf.get("certificate_types", ())),
+        certificate_curves=tuple(secg_name(c) for c in conf.get("certificate_curves", ())),
+        certificate_signatures=tuple(conf.get("certificate_signatures", ())),
+        rsa_key_size=conf.get("rsa_key_size"),
     )
+
+
+# the profiles use ANSI X9.62 names for two curves; sslyze and cryptography use SECG names
+_SECG = {"prime256v1": "secp256r1", "prime192v1": "secp192r1"}
+
+
+def secg_name(curve: str) -> str:
+    """``"prime256v1"`` → ``"secp256r1"`` (other names unchanged)."""
+    return _SECG.get(curve, curve)

@@ -12,7 +12,8 @@ Why sslyze: legacy protocols (SSLv2/3, TLS 1.0/1.1) and weak suites must be *det
 the local OpenSSL (3.x, SECLEVEL 2) refuses to speak them. sslyze's nassl bundles its own OpenSSL
 builds (a legacy 1.0.2 for SSLv2/3 and a modern one), tries every suite it knows one handshake at a
 time, and runs the handshakes concurrently; the library API needs no subprocess. Only the scan
-commands the checks need are queued (six cipher-suite commands and certificate info).
+commands the checks need are queued (six cipher-suite commands, certificate info and the
+elliptic-curve groups).
 A scan command that fails is recorded in :attr:`TlsScan.errors` (its checks report ``error``) and
 does not abort the others.
 """
@@ -60,6 +61,7 @@ _COMMANDS = {
     "TLSv1.3": "TLS_1_3_CIPHER_SUITES",
 }
 CERT_KEY = "certificate"
+GROUPS_KEY = "groups"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class TlsScan:
     offered: dict[str, tuple[str, ...]] = field(default_factory=dict)
     chain: tuple[x509.Certificate, ...] = ()  # as served for SNI = host; [0] is the leaf
     ocsp_stapled: bool = False
+    # key-exchange groups (curves) the server accepts, SECG names; None when not scanned
+    groups: tuple[str, ...] | None = None
     errors: dict[str, str] = field(default_factory=dict)  # protocol or CERT_KEY -> why it failed
 
     @property
@@ -83,12 +87,18 @@ class TlsScan:
 
 
 def scan_tls(
-    target: SiteTarget, *, suites: bool = True, certificate: bool = True, timeout: int = 5
+    target: SiteTarget,
+    *,
+    suites: bool = True,
+    certificate: bool = True,
+    groups: bool = True,
+    timeout: int = 5,
 ) -> TlsScan:
     """Scan ``target``'s HTTPS endpoint; raise TargetUnreachable when no handshake succeeds.
 
     ``suites=False`` skips the per-suite handshakes (hundreds) when only the certificate matters;
-    ``offered`` is then empty and the protocol/cipher checks report ``error``.
+    ``offered`` is then empty and the protocol/cipher checks report ``error``. ``groups=False``
+    skips the one-handshake-per-curve scan (sslyze's elliptic curves).
     """
     from sslyze.errors import ServerHostnameCouldNotBeResolved
     from sslyze.plugins.scan_commands import ScanCommand
@@ -110,6 +120,8 @@ def scan_tls(
         _preload_trust_stores()
         # only the served chain and staple are used; path validation is ours (chain.py)
         commands.add(ScanCommand.CERTIFICATE_INFO)
+    if groups:
+        commands.add(ScanCommand.ELLIPTIC_CURVES)
     request = ServerScanRequest(
         server_location=location,
         network_configuration=ServerNetworkConfiguration(
@@ -153,7 +165,14 @@ def scan_tls(
                 stapled = deployments[0].ocsp_response is not None
         else:
             errors[CERT_KEY] = _attempt_error(attempt)
-    return TlsScan(host, port, offered, chain, stapled, errors)
+    accepted: tuple[str, ...] | None = None
+    if groups:
+        attempt = attempts.elliptic_curves
+        if attempt.status == ScanCommandAttemptStatusEnum.COMPLETED and attempt.result is not None:
+            accepted = tuple(c.name for c in attempt.result.supported_curves or ())
+        else:
+            errors[GROUPS_KEY] = _attempt_error(attempt)
+    return TlsScan(host, port, offered, chain, stapled, accepted, errors)
 
 
 def _attempt_error(attempt: Any) -> str:

@@ -11,7 +11,8 @@
 
 ``resolve`` works like curl's ``--resolve HOST:PORT:ADDR``: connect to ADDR while sending HOST as
 SNI and ``Host``. A host with an entry for another port uses that entry's address too (the local
-stack lists its HTTPS port only). Build it from the stack's :class:`Endpoints` with
+stack lists its HTTPS port only); ``'*.shop.example.com:*:10.0.0.5'`` covers every name and port
+(:mod:`pytest_prodcheck.core.resolve`). Build it from the stack's :class:`Endpoints` with
 :meth:`SiteTarget.from_endpoints`, or from CLI arguments with :meth:`SiteTarget.from_args`.
 """
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
 from pytest_prodcheck.core.errors import ConfigError
+from pytest_prodcheck.core.resolve import ResolveEntry, ResolveMap, parse_resolve
 
 if TYPE_CHECKING:
     from pytest_prodcheck.config import Settings
@@ -71,7 +73,9 @@ class SiteTarget:
     names: tuple[str, ...]
     www: str | None = None
     api: str | None = None
-    resolve: tuple[tuple[str, int, str], ...] = ()
+    resolve: tuple[
+        ResolveEntry, ...
+    ] = ()  # (host, port, addr); host may be "*.domain", port 0 = any
     ca_bundle: str | None = None
     static_path: str = "/static/app.css"
     api_path: str = "/api/products"
@@ -110,10 +114,7 @@ class SiteTarget:
         http_host = self.http_host
         if port == self.http_port and http_host not in (self.apex, host) and host in self.names:
             return self.address(http_host, port)  # http_host itself: the ordinary lookups below
-        for h, _p, addr in self.resolve:
-            if h == host:
-                return addr
-        return host
+        return ResolveMap(self.resolve).address(host, port)
 
     def url_for(self, path: str, *, host: str | None = None, scheme: str = "https") -> str:
         """An absolute URL on this site (``host`` defaults to the apex) keeping the port."""
@@ -216,10 +217,13 @@ class SiteTarget:
         )
 
     @classmethod
-    def from_endpoints(cls, ep: Endpoints, settings: Settings | None = None) -> SiteTarget:
-        """The site a stack provider started (or the configured external one)."""
+    def from_endpoints(
+        cls, ep: Endpoints, settings: Settings | None = None, extra_names: Sequence[str] = ()
+    ) -> SiteTarget:
+        """The site a stack provider started (or the configured external one); ``extra_names``
+        are more names the certificate must cover (``prodcheck tls check --name``)."""
         url = ep.require("site_url", key="url")
-        names = [n for n in (ep.www, ep.api, ep.monitoring) if n]
+        names = [n for n in (ep.www, ep.api, ep.monitoring) if n] + list(extra_names)
         return cls.from_args(
             url,
             http_url=ep.http_url,
@@ -236,28 +240,6 @@ class SiteTarget:
     def with_shared_client_address(self, shared: bool = True) -> SiteTarget:
         """A copy whose clients all look alike to the site (see ``shared_client_address``)."""
         return replace(self, shared_client_address=shared)
-
-
-def parse_resolve(entry: str) -> tuple[str, int, str]:
-    """``"shop.test:443:127.0.0.1"`` → ``("shop.test", 443, "127.0.0.1")`` (IPv6 may be bracketed).
-
-    >>> parse_resolve("shop.test:443:[::1]")
-    ('shop.test', 443, '::1')
-    """
-    parts = entry.split(":", 2)
-    if len(parts) != 3 or not parts[0] or not parts[2]:
-        raise ConfigError(
-            f"--resolve {entry!r}: expected HOST:PORT:ADDR, e.g. shop.test:443:10.0.0.5"
-        )
-    host, port_s, addr = parts
-    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise ConfigError(f"--resolve {entry!r}: port {port_s!r} is not a number from 1 to 65535")
-    addr = addr.strip("[]")
-    try:
-        ipaddress.ip_address(addr)
-    except ValueError:
-        raise ConfigError(f"--resolve {entry!r}: {addr!r} is not an IP address") from None
-    return host.lower(), int(port_s), addr
 
 
 def _check_url(url: str, scheme: str, what: str) -> SplitResult:

@@ -20,10 +20,10 @@ import pytest
 from pytest_prodcheck.checklist_items import ITEMS
 from pytest_prodcheck.evidence import Evidence
 from pytest_prodcheck.release import ReleaseReport, decide_release
-from pytest_prodcheck.report.release import write_release_reports
-from pytest_prodcheck.report.release_html import render_release_html
-from pytest_prodcheck.report.release_md import MAX_BYTES, render_release_markdown
-from pytest_prodcheck.report.trends_svg import Point, metric_chart
+from pytest_prodcheck.release.to_html import render_release_html
+from pytest_prodcheck.release.to_markdown import MAX_BYTES, render_release_markdown
+from pytest_prodcheck.release.trends_svg import Point, metric_chart
+from pytest_prodcheck.release.write import write_release_reports
 from tests._history_env import DRILL_ITEMS, NIGHTLY_ITEMS, SMOKE_ITEMS, run_record, summary
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

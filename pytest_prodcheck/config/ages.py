@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from pytest_prodcheck.checklist_items import ITEMS, SECTIONS, Item, is_known
+from pytest_prodcheck.checklist_items import ITEMS, SECTIONS, Item, is_known, suggest
 from pytest_prodcheck.core.errors import ConfigError
 
 __all__ = ["BUILTIN", "AgePolicy", "MaxAge", "format_age", "format_limit", "parse_max_age"]
@@ -137,8 +137,6 @@ class AgePolicy:
         team: dict[str, MaxAge] = {}
         for key, value in raw.items():
             if key not in SECTIONS and not is_known(key):
-                from pytest_prodcheck.checklist import suggest
-
                 raise ConfigError(
                     f"{where}: unknown key {key!r}{suggest(key)}; use a checklist item id "
                     f"(prodcheck checklist) or a section ({', '.join(SECTIONS)})"

@@ -1,4 +1,4 @@
-"""``[history]`` settings and the store they describe.
+"""``[history]`` settings: where run records go and how old evidence may be.
 
 [history]
 enabled = true                  # every run appends a record (default)
@@ -16,7 +16,8 @@ backups = "14d"
 "testing.stress" = "3d"
 
 >>> hs = history_settings({"s3": True, "max_age": {"backups": "14d"}}, "prodcheck.toml")
->>> store = open_store(hs, s3_config, report_dir="reports")   # S3HistoryStore or DirStore
+>>> hs.directory("reports")
+PosixPath('reports/history')
 """
 
 from __future__ import annotations
@@ -26,17 +27,12 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_prodcheck.config.ages import AgePolicy
 from pytest_prodcheck.core.errors import ConfigError
-from pytest_prodcheck.release.ages import AgePolicy
 
-if TYPE_CHECKING:  # config.py imports this module: keep its imports light
-    from pytest_prodcheck.backup.s3 import S3Config
-    from pytest_prodcheck.history.store import HistoryStore
-    from pytest_prodcheck.release.baseline import BaselineLimits
-
-__all__ = ["HistorySettings", "history_settings", "history_values", "open_store"]
+__all__ = ["HistorySettings", "history_settings", "history_values"]
 
 
 @dataclass(frozen=True)
@@ -57,11 +53,6 @@ class HistorySettings:
 
     def policy(self) -> AgePolicy:
         return AgePolicy.from_settings(self.max_age)
-
-    def limits(self) -> BaselineLimits:
-        from pytest_prodcheck.release.baseline import BaselineLimits
-
-        return BaselineLimits(self.baseline_p95_increase_pct, self.baseline_rps_decrease_pct)
 
 
 def _bad(where: str, key: str, value: object, expected: str) -> ConfigError:
@@ -108,22 +99,3 @@ def history_values(
             value = str(base / value)
         values[key] = value
     return values
-
-
-def open_store(
-    hs: HistorySettings, s3: S3Config | None, report_dir: str | Path = "reports"
-) -> HistoryStore:
-    """The directory store, or the S3 store (spooling into ``<dir>/pending``) when ``s3``."""
-    from pytest_prodcheck.history.store import DirStore
-
-    directory = hs.directory(report_dir)
-    if not hs.s3:
-        return DirStore(directory)
-    if s3 is None or not s3.bucket:
-        raise ConfigError(
-            "[history] s3 = true but no S3 bucket is configured: set [s3] bucket or export "
-            "AWS_BACKUP_BUCKET (or set [history] s3 = false)"
-        )
-    from pytest_prodcheck.history.s3store import S3HistoryStore
-
-    return S3HistoryStore(s3, prefix=hs.s3_prefix, spool=directory / "pending")

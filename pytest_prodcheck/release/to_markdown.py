@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pytest_prodcheck.checklist_items import SECTION_TITLES, SECTIONS
 from pytest_prodcheck.release.model import ReleaseItem, ReleaseReport
-from pytest_prodcheck.report._common import STATUS_ICON, STATUS_LABEL, summarise
+from pytest_prodcheck.report.common import STATUS_ICON, STATUS_LABEL, summarise
 from pytest_prodcheck.report.to_markdown import cell
 
 MAX_BYTES = 64 * 1024

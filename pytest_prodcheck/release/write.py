@@ -13,8 +13,8 @@ from pathlib import Path
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.files import replace_file
 from pytest_prodcheck.release.model import ReleaseReport
-from pytest_prodcheck.report.release_html import render_release_html
-from pytest_prodcheck.report.release_md import render_release_markdown
+from pytest_prodcheck.release.to_html import render_release_html
+from pytest_prodcheck.release.to_markdown import render_release_markdown
 
 __all__ = ["render_release_json", "write_release_reports"]
 

@@ -15,9 +15,9 @@ from html import escape
 
 from pytest_prodcheck.checklist_items import SECTION_TITLES, SECTIONS
 from pytest_prodcheck.release.model import RELEASE_STATUSES, ReleaseItem, ReleaseReport
-from pytest_prodcheck.report._common import STATUS_LABEL
+from pytest_prodcheck.release.trends_svg import STATUS_COLOURS, load_trends, status_matrix
+from pytest_prodcheck.report.common import STATUS_LABEL
 from pytest_prodcheck.report.to_html import FIT_CSS, fold, link_text
-from pytest_prodcheck.report.trends_svg import STATUS_COLOURS, load_trends, status_matrix
 
 VERDICT_COLOURS = {
     "GO": "#2e7d32",
