@@ -81,6 +81,27 @@ def docker_unavailable_reason(timeout: float = 2.0) -> str | None:
     return f"{reason} and {blocker}" if blocker else None
 
 
+_tty: Any = None
+
+
+def tty_progress(line: str) -> None:
+    """Default progress: builds and the engine start can take minutes, and pytest captures
+    stdout/stderr while the stack fixture starts, so long steps go to the terminal (/dev/tty)
+    when there is one; container starts stay quiet."""
+    global _tty
+    if not line.startswith(("docker: build", "docker: base", "docker: starting", "docker: priv")):
+        return
+    if _tty is None:
+        try:
+            _tty = open("/dev/tty", "w")  # noqa: SIM115 - kept for the process
+        except OSError:
+            _tty = False
+    if _tty:
+        with contextlib.suppress(OSError):
+            _tty.write(f"prodcheck {line}\n")
+            _tty.flush()
+
+
 def _http_ok(url: str) -> bool:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=2) as resp:
@@ -130,7 +151,7 @@ class DockerStack:
         s3 = getattr(settings, "s3", None)
         self.bucket = getattr(s3, "bucket", None) or DEFAULT_BUCKET
         self.docker = docker_settings(settings)
-        self.progress = progress or (lambda _line: None)
+        self.progress = progress or tty_progress
         self.nginx_options = nginx or NginxOptions()
         self.pgbouncer_options = pgbouncer or PgBouncerOptions()
         self.want_pebble = pebble
