@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_prodcheck.dockerhost.compose import ComposeStack
 from pytest_prodcheck.dockerhost.engine import Engine
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 from pytest_prodcheck.dockerhost.images import ensure_images
+from pytest_prodcheck.stack.compose import ComposeStack
 from tests._docker_env import docker_engine_or_skip, labelled
 
 pytestmark = [pytest.mark.xdist_group("docker")]

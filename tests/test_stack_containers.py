@@ -15,7 +15,7 @@ import yaml
 
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.stack import containers
-from pytest_prodcheck.stack.containers import DockerUnavailable, docker_unavailable_reason
+from pytest_prodcheck.stack.containers import DockerTargetUnavailable, docker_unavailable_reason
 from pytest_prodcheck.stack.endpoints import MissingEndpoint
 from pytest_prodcheck.stack.provider import open_stack
 
@@ -40,9 +40,9 @@ def test_provider_does_not_import_the_docker_sdk_unless_selected() -> None:
 
 
 def test_docker_unavailable_is_a_skip_and_exit_2() -> None:
-    assert issubclass(DockerUnavailable, MissingEndpoint)
-    assert issubclass(DockerUnavailable, ConfigError)
-    assert DockerUnavailable.exit_code == 2
+    assert issubclass(DockerTargetUnavailable, MissingEndpoint)
+    assert issubclass(DockerTargetUnavailable, ConfigError)
+    assert DockerTargetUnavailable.exit_code == 2
 
 
 def test_skip_reason_names_the_engine_address(
@@ -66,7 +66,7 @@ def test_an_explicit_docker_host_that_does_not_answer_is_not_replaced(
         target = "docker"
 
     with (
-        pytest.raises(DockerUnavailable, match="no Docker engine answers") as info,
+        pytest.raises(DockerTargetUnavailable, match="no Docker engine answers") as info,
         open_stack(Settings()),
     ):
         pass

@@ -6,9 +6,10 @@ built without a registry, labelled containers reaped by run, the guide's compose
     ...     images["postgres"]                      # 'prodcheck/postgres:3f2a…' (cached by inputs)
 
 Modules: :mod:`.engine` (find/start/stop), :mod:`.images` (debootstrap base, builds, pulls),
-:mod:`.labels` (run ids, reaping), :mod:`.runner` (start containers, wait, errors),
-:mod:`.compose` (``docker/compose.yml`` through ``docker-compose``), :mod:`.stats` (CPU/memory
-sampling). The ``docker`` SDK is imported only by the functions that need it.
+:mod:`.labels` (run ids, reaping), :mod:`.cleanup` (remove a run on exit/SIGTERM),
+:mod:`.runner` (start containers, wait, errors), :mod:`.stats` (CPU/memory sampling),
+:mod:`.sdk` (the ``docker`` SDK, imported only when used). What runs on it lives in ``stack/``:
+``containers`` (the docker target), ``compose`` (``docker/compose.yml``), ``pebble_container``.
 """
 
 from __future__ import annotations

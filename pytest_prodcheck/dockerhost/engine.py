@@ -37,8 +37,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_prodcheck.core.proc import ManagedProcess
-from pytest_prodcheck.dockerhost._sdk import sdk
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
+from pytest_prodcheck.dockerhost.sdk import sdk
 
 SYSTEM_HOST = "unix:///var/run/docker.sock"
 PRIVATE_RUN = Path(os.environ.get("PRODCHECK_DOCKER_RUN", "/run/prodcheck-docker"))

@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodcheck.core.proc import ManagedProcess, make_tempdir, remove_tempdir
-from pytest_prodcheck.dockerhost._sdk import errors
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
+from pytest_prodcheck.dockerhost.sdk import errors
 from pytest_prodcheck.dockerhost.settings import DockerSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_prodcheck.dockerhost._sdk import errors
+from pytest_prodcheck.dockerhost.sdk import errors
 
 RUN = "org.prodcheck.run"
 PID = "org.prodcheck.pid"

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pytest_prodcheck.dockerhost._sdk import errors
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 from pytest_prodcheck.dockerhost.labels import run_labels
+from pytest_prodcheck.dockerhost.sdk import errors
 
 
 def _check_loopback(ports: Mapping[int, tuple[str, int]]) -> None:

@@ -46,7 +46,12 @@ from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.dockerhost.errors import DockerUnavailable
 from pytest_prodcheck.stack.certs import issue_leaf, make_ca, write_pem
-from pytest_prodcheck.stack.endpoints import Endpoints, S3Endpoint, register_controls
+from pytest_prodcheck.stack.endpoints import (
+    Endpoints,
+    MissingEndpoint,
+    S3Endpoint,
+    register_controls,
+)
 from pytest_prodcheck.stack.nginx import NginxOptions, render_nginx_conf
 from pytest_prodcheck.stack.pgbouncer import PgBouncerOptions, render_pgbouncer_ini, render_userlist
 from pytest_prodcheck.stack.postgres import DEFAULT_SETTINGS, dsn, new_password, scram_verifier
@@ -55,6 +60,7 @@ from pytest_prodcheck.stack.s3 import DEFAULT_BUCKET, DUMMY_KEY_ID, DUMMY_SECRET
 __all__ = [
     "DOCKER_DIR",
     "DockerStack",
+    "DockerTargetUnavailable",
     "DockerUnavailable",
     "container_monitor",
     "docker_unavailable_reason",
@@ -66,6 +72,11 @@ INTERNAL_HOST = "127.0.10.1"  # databases, app, S3: not on the address the site 
 PUBLIC_HOST = "127.0.0.1"  # nginx
 SERVICE_UID = 999  # postgres/pgbouncer in our images (as in the official postgres image)
 SERVICES = ("postgres", "pgbouncer", "nginx", "app", "s3", "pebble")
+
+
+class DockerTargetUnavailable(DockerUnavailable, MissingEndpoint):
+    """The docker target cannot run here: exit 2 from ``prodcheck``, a skip (with this one-line
+    reason) for the tests that need the stack."""
 
 
 def docker_unavailable_reason(timeout: float = 2.0) -> str | None:
@@ -179,6 +190,11 @@ class DockerStack:
         t0 = time.monotonic()
         try:
             self.endpoints = self._start(t0)
+        except DockerUnavailable as exc:
+            self.stop()
+            if isinstance(exc, DockerTargetUnavailable):
+                raise
+            raise DockerTargetUnavailable(str(exc)) from None
         except BaseException:
             self.stop()
             raise
@@ -529,7 +545,7 @@ class DockerStack:
     def _start_pebble(
         self, client: Any, image: str, pebble_dir: Path, http_port: int, prefix: str
     ) -> Any:
-        from pytest_prodcheck.dockerhost.pebble import ContainerPebble
+        from pytest_prodcheck.stack.pebble_container import ContainerPebble
 
         pebble_dir.mkdir()
         self._say(f"docker: start pebble ({image})")
@@ -597,7 +613,7 @@ def container_monitor(endpoints: Endpoints, out_dir: Path) -> Iterator[Any]:
     if endpoints.target != "docker" or not names or not host:
         yield monitor
         return
-    from pytest_prodcheck.dockerhost._sdk import sdk
+    from pytest_prodcheck.dockerhost.sdk import sdk
     from pytest_prodcheck.dockerhost.stats import StatsSampler
 
     client = sdk().DockerClient(base_url=host, timeout=60)
