@@ -332,6 +332,23 @@ def engine_session(
     and none can be started (``start=False``, not root, no ``dockerd``, or it fails to start).
     """
     global _shared, _users
+    explicit = os.environ.get("DOCKER_HOST")
+    with _lock:
+        shared = _shared
+    if explicit and shared is not None and explicit != shared.host:
+        # another engine asked for by name: used on its own, the shared one stays as it is
+        reason = ping(explicit)
+        if reason is not None:
+            raise DockerUnavailable(
+                f"{reason}: start that engine, or unset DOCKER_HOST so that prodcheck "
+                "starts a private one"
+            )
+        other = Engine(explicit)
+        try:
+            yield other
+        finally:
+            other.stop()
+        return
     with _lock:
         if _shared is None or ping(_shared.host) is not None:
             host, reason = locate()
@@ -339,7 +356,7 @@ def engine_session(
                 _shared = Engine(host, owned=False)
             elif not start:
                 raise DockerUnavailable(f"{reason}: run `prodcheck docker up`, or start Docker")
-            elif os.environ.get("DOCKER_HOST") not in (None, "", PRIVATE_HOST):
+            elif explicit not in (None, "", PRIVATE_HOST):
                 raise DockerUnavailable(
                     f"{reason}: start that engine, or unset DOCKER_HOST so that prodcheck "
                     "starts a private one"
