@@ -16,13 +16,18 @@ import tempfile
 from pathlib import Path
 
 from pytest_prodcheck.config import load_settings
-from pytest_prodcheck.load.api import execute, plan_load, target_from_endpoints
+from pytest_prodcheck.load.api import (
+    accounts_from_endpoints,
+    execute,
+    plan_load,
+    target_from_endpoints,
+)
 from pytest_prodcheck.stack.provider import open_stack
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", default="25,50,100,200,400")
+    ap.add_argument("--steps", default="50,100,200,300,500,700")
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     settings = load_settings(None, {"load.min_rps": 1}, env=dict(os.environ))
@@ -33,7 +38,9 @@ def main() -> None:
         for users in (int(u) for u in args.steps.split(",")):
             plan = plan_load(settings, "stress", host=host, host_header=header,
                              ca_bundle=ep.ca_bundle, users=users, duration_s=args.seconds,
-                             out_dir=tmp / f"u{users}")  # fmt: skip
+                             out_dir=tmp / f"u{users}",
+                             accounts=accounts_from_endpoints(ep.extras),
+                             steps=False)  # fmt: skip
             o = execute(plan)
             non_ai = o.run.stats.group(plan.thresholds.ai_pattern, invert=True)
             total = o.run.stats.total()

@@ -21,7 +21,14 @@ from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ProdcheckError
 from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.evidence import EvidenceRecorder
-from pytest_prodcheck.load.api import LoadOutcome, execute, plan_load, target_from_endpoints
+from pytest_prodcheck.load.api import (
+    LoadOutcome,
+    accounts_from_endpoints,
+    execute,
+    plan_load,
+    target_from_endpoints,
+)
+from pytest_prodcheck.load.progress import ProgressView
 from pytest_prodcheck.load.runner import Progress, exclusive_load
 from pytest_prodcheck.stack.containers import container_monitor
 from pytest_prodcheck.stack.endpoints import Endpoints
@@ -54,6 +61,9 @@ def load_outcome(
         host_header=header,
         ca_bundle=prodcheck_stack.ca_bundle,
         report_dir=prodcheck_settings.report_dir,
+        accounts=accounts_from_endpoints(prodcheck_stack.extras),
+        metrics_url=prodcheck_stack.metrics_url,
+        pgbouncer_dsn=prodcheck_stack.extras.get("pgbouncer_stats_dsn"),
     )
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capman = request.config.pluginmanager.get_plugin("capturemanager")
@@ -67,9 +77,20 @@ def load_outcome(
         with quiet:
             terminal.write_line(line)
 
+    def rewrite(line: str) -> None:
+        if terminal is None:
+            return
+        quiet = capman.global_and_fixture_disabled() if capman else contextlib.nullcontext()
+        with quiet:
+            terminal.rewrite(line, erase=True)
+
+    # a TTY: one line updated in place; CI: at most one line per 10 s (runs > 5 s only)
+    tty = bool(terminal is not None and getattr(terminal, "isatty", False))
+    view = ProgressView(f"load {plan.name}", total, tty=tty, out=say, rewrite=rewrite)
+
     def progress(p: Progress) -> None:
-        if total > 5:  # live progress for runs longer than a few seconds
-            say(p.render(f"load {plan.name}", total))
+        if total > 5:
+            view(p)
 
     try:
         with (
@@ -78,8 +99,10 @@ def load_outcome(
         ):
             outcome = execute(plan, progress=progress)
     except ProdcheckError as exc:
+        view.close()
         prodcheck_evidence.check(CheckResult.errored("load.run", str(exc), "a completed run"))
         raise
+    view.close()
     html = str(outcome.run.files.get("html", outcome.summary_path))
     for check in outcome.checks():
         if check.status == "error":  # the generator's verdict on the run itself
@@ -88,6 +111,8 @@ def load_outcome(
             prodcheck_evidence.record(check.id, check.observed, check.expected, check.ok,
                                       source=html, message=check.message)  # fmt: skip
     prodcheck_evidence.record("load.report", str(outcome.summary_path), "", None, source=html)
+    for name, text, chart in outcome.chart_evidence():  # stress steps, endurance drift
+        prodcheck_evidence.record(name, text, "", None, source=str(chart))
     if monitor.html is not None:  # container CPU/memory next to Locust's latency charts
         prodcheck_evidence.record("load.container-stats", monitor.summary, "", None,
                                   source=str(monitor.html))  # fmt: skip
@@ -120,7 +145,7 @@ def test_load_baseline(load_outcome: LoadOutcome, judge: Judge) -> None:
 @pytest.mark.stress
 @pytest.mark.checklist("testing.stress")
 def test_load_stress(load_outcome: LoadOutcome, judge: Judge) -> None:
-    """Stress: 200 users, 15 minutes."""
+    """Stress: users stepped up to 200 over 15 minutes; passes when the knee is >= 200 users."""
     _judge(load_outcome, judge)
 
 
@@ -133,5 +158,5 @@ def test_load_spike(load_outcome: LoadOutcome, judge: Judge) -> None:
 
 @pytest.mark.endurance
 def test_load_endurance(load_outcome: LoadOutcome, judge: Judge) -> None:
-    """Endurance: 100 users for 60 minutes (leaks, pool exhaustion, slow degradation)."""
+    """Endurance: 100 users for 60 minutes; also fails on drift from first to last tenth."""
     _judge(load_outcome, judge)

@@ -4,8 +4,11 @@
     # prints "PORT <n>" once listening
 
 Routes: ``/fast``, ``/slow?ms=N``, ``/fail`` (HTTP 500) and the shop journey's routes with
-canned JSON. ``--delay PREFIX=MS`` delays every route starting with PREFIX; ``--fail PREFIX=P``
-answers HTTP 500 with probability P.
+canned JSON. ``--delay PREFIX=MS`` delays every route starting with PREFIX; ``--jitter PREFIX=MS``
+adds a uniformly random delay of 0..MS; ``--fail PREFIX=P`` answers HTTP 500 with probability P.
+``--serial MS`` serves one request at a time, each taking MS (a site with a fixed capacity);
+``--degrade MS`` slows every answer by MS per second since start; ``--leak KB`` keeps KB of
+memory per request, and ``/metrics`` shows ``process_resident_memory_bytes``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 DELAYS: list[tuple[str, float]] = []
+JITTERS: list[tuple[str, float]] = []
+OPTS: dict[str, float] = {"serial": 0.0, "degrade": 0.0, "leak": 0.0}
+STARTED = time.monotonic()
+_serial = threading.Lock()
+_leaked: list[bytes] = []
 FAILS: list[tuple[str, float]] = []
 _ids = iter(range(1, 10**9))
 _lock = threading.Lock()
@@ -58,6 +66,20 @@ class Handler(BaseHTTPRequestHandler):
         for prefix, ms in DELAYS:
             if path.startswith(prefix):
                 time.sleep(ms / 1000)
+        for prefix, ms in JITTERS:
+            if path.startswith(prefix):
+                time.sleep(random.uniform(0, ms) / 1000)
+        if OPTS["serial"]:
+            with _serial:
+                time.sleep(OPTS["serial"] / 1000)
+        if OPTS["degrade"]:
+            time.sleep(OPTS["degrade"] * (time.monotonic() - STARTED) / 1000)
+        if OPTS["leak"]:
+            _leaked.append(b"x" * int(OPTS["leak"] * 1024))
+        if path == "/metrics":
+            with open("/proc/self/statm") as fh:
+                rss = int(fh.read().split()[1]) * 4096
+            return self._send(200, f"process_resident_memory_bytes {rss}\n".encode(), "text/plain")
         for prefix, p in FAILS:
             if path.startswith(prefix) and random.random() < p:
                 return self._send(500, {"error": "injected failure"})
@@ -110,7 +132,15 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--delay", action="append", default=[])
     ap.add_argument("--fail", action="append", default=[])
+    ap.add_argument("--jitter", action="append", default=[])
+    for opt in OPTS:
+        ap.add_argument(f"--{opt}", type=float, default=0.0)
     args = ap.parse_args()
+    for opt in OPTS:
+        OPTS[opt] = getattr(args, opt)
+    for spec in args.jitter:
+        prefix, ms = spec.split("=")
+        JITTERS.append((prefix, float(ms)))
     for spec in args.delay:
         prefix, ms = spec.split("=")
         DELAYS.append((prefix, float(ms)))

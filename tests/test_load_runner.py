@@ -293,8 +293,8 @@ def test_locustfile_runs_standalone_with_configured_paths(tmp_path, good_target)
     cfg.write_text(json.dumps({"paths": {"search": "/fast"}, **FAST_THINK}))
     env = {**os.environ, "PRODCHECK_LOAD_CONFIG": str(cfg)}
     res = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "4",
-         "-r", "4", "-t", "2s", "--host", good_target.url, "--json-file", str(tmp_path / "out"),
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "8",
+         "-r", "8", "-t", "3s", "--host", good_target.url, "--json-file", str(tmp_path / "out"),
          "--loglevel", "WARNING"],
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip

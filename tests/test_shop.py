@@ -761,3 +761,60 @@ def test_serve_exits_cleanly_on_signal(bouncer, sig):
 def test_dsn_passwords_are_not_in_the_command_line(shop, bouncer):
     cmdline = Path(f"/proc/{shop.process.pid}/cmdline").read_bytes().decode()
     assert all(pw not in cmdline for pw in bouncer.passwords())
+
+
+# --- capacity: workers per core, caching ------------------------------------------------------
+
+
+def test_workers_default_to_the_cores_and_metrics_sum_across_them(shop):
+    from pytest_prodcheck.shop.__main__ import cpu_cores
+
+    workers = cpu_cores()
+    for _ in range(40):  # a new connection each: the kernel spreads them over the workers
+        assert requests.get(shop.url + "/api/products/7", timeout=10).status_code == 200
+    time.sleep(1.5)  # every worker publishes its snapshot once a second
+
+    def count(text: str) -> int:
+        prefix = 'shop_http_requests_total{method="GET",route="/api/products/{id}",status="200"}'
+        return int(next(ln for ln in text.splitlines() if ln.startswith(prefix)).split()[-1])
+
+    seen = []
+    for _ in range(6):
+        text = requests.get(shop.url + "/metrics", timeout=10).text
+        assert f"shop_workers {workers}" in text
+        rss = next(ln for ln in text.splitlines() if ln.startswith("process_resident_memory"))
+        assert float(rss.split()[-1]) > 10e6
+        seen.append(count(text))
+    assert min(seen) >= 40 and seen == sorted(seen)  # whichever worker answers: monotonic
+
+
+def test_catalogue_and_sessions_are_cached_for_the_ttl_and_detail_never(bouncer, pg):
+    from pytest_prodcheck.shop.auth import token_digest
+
+    server = ShopServer(
+        bouncer.dsn("ecommerce"), bouncer.dsn("ai"), workers=1,
+        env={"PRODCHECK_SHOP_CACHE_TTL": "2"},
+    ).start()  # fmt: skip
+    api = Api(server.url, requests.Session())
+    try:
+        _, token = api.register()
+        assert api.get("/api/cart", token=token).status_code == 200
+        before = api.get("/api/categories").json()["items"][0]["name"]
+        stock = api.get("/api/products/42").json()["stock"]
+        with psycopg.connect(pg.dsn("ecommerce"), autocommit=True) as conn:
+            conn.execute("UPDATE categories SET name = name || ' (renamed)' WHERE id = 1")
+            conn.execute("UPDATE products SET stock = stock - 1 WHERE id = 42")
+            conn.execute("DELETE FROM sessions WHERE token_hash = %s", [token_digest(token)])
+        try:
+            assert api.get("/api/categories").json()["items"][0]["name"] == before  # cached
+            assert api.get("/api/products/42").json()["stock"] == stock - 1  # never cached
+            assert api.get("/api/cart", token=token).status_code == 200  # session cached
+            time.sleep(2.5)
+            assert api.get("/api/categories").json()["items"][0]["name"] == before + " (renamed)"
+            assert api.get("/api/cart", token=token).status_code == 401  # revocation seen
+        finally:
+            with psycopg.connect(pg.dsn("ecommerce"), autocommit=True) as conn:
+                conn.execute("UPDATE categories SET name = %s WHERE id = 1", [before])
+                conn.execute("UPDATE products SET stock = stock + 1 WHERE id = 42")
+    finally:
+        server.stop()

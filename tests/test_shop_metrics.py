@@ -59,3 +59,25 @@ def test_route_template_drops_convertors():
         route_template(Route("/api/cart/items/{item_id:int}", view)) == "/api/cart/items/{item_id}"
     )
     assert route_template(None) == "unmatched"
+
+
+def test_workers_snapshots_are_summed_and_dead_workers_keep_only_counters(tmp_path):
+    import json
+    import os
+
+    from pytest_prodcheck.shop.metrics import SharedMetrics
+
+    me, other = Metrics(), Metrics()
+    me.observe("GET", "/", 200, 0.01)
+    other.observe("GET", "/", 200, 0.02)
+    other.observe("GET", "/", 200, 0.3)
+    peer = other.snapshot({"main": {"pool_size": 4}})
+    share = SharedMetrics(tmp_path)
+    share.publish(me.snapshot())
+    (tmp_path / "worker-1.json").write_text(json.dumps({**peer, "pid": os.getppid()}))
+    (tmp_path / "worker-999999999.json").write_text(json.dumps({**peer, "pid": 999999999}))
+    text = me.render({"main": {"pool_size": 2}}, share.peers())
+    assert 'shop_http_requests_total{method="GET",route="/",status="200"} 5' in text
+    assert 'shop_http_request_duration_seconds_count{route="/"} 5' in text
+    assert 'shop_db_pool_size{db="main"} 6' in text  # the dead worker's pool is not counted
+    assert "shop_workers 3" in text and "process_resident_memory_bytes " in text

@@ -36,12 +36,14 @@ from pytest_prodcheck.core.proc import ProcessGroup
 from pytest_prodcheck.core.secrets import mask_text
 from pytest_prodcheck.load.api import (
     LoadPlan,
+    accounts_from_endpoints,
     execute,
     plan_load,
     run_dir,
     target_from_endpoints,
 )
 from pytest_prodcheck.load.profiles import PROFILES
+from pytest_prodcheck.load.progress import stream_view
 from pytest_prodcheck.load.runner import check_reachable, locust_command
 from pytest_prodcheck.load.shapes import SHAPES
 
@@ -99,14 +101,15 @@ def _non_negative_int(text: str) -> int:
 
 def _target(
     args: argparse.Namespace, settings: Settings, stack: contextlib.ExitStack
-) -> tuple[str, str | None, str | None]:
-    """(host to connect to, Host header, CA bundle): --host, else url, else the embedded stack."""
+) -> tuple[str, str | None, str | None, Any]:
+    """(host to connect to, Host header, CA bundle, embedded stack's Endpoints or None):
+    --host, else url, else the embedded stack."""
     ca = args.ca_bundle or settings.ca_bundle
     if args.host:
-        return args.host, args.host_header, ca
+        return args.host, args.host_header, ca, None
     if settings.url:
         host, header = target_from_endpoints(settings.url, tuple(settings.resolve))
-        return host, args.host_header or header, ca
+        return host, args.host_header or header, ca, None
     if settings.target != "local":
         raise ConfigError("no target: pass --host https://your.site or set url in prodcheck.toml")
     from pytest_prodcheck.stack.provider import open_stack
@@ -115,19 +118,22 @@ def _target(
     endpoints = stack.enter_context(open_stack(settings))
     site = endpoints.require("site_url", key="url")
     host, header = target_from_endpoints(site, tuple(endpoints.resolve))
-    return host, args.host_header or header, ca or endpoints.ca_bundle
+    return host, args.host_header or header, ca or endpoints.ca_bundle, endpoints
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     with contextlib.ExitStack() as stack:
-        host, header, ca = _target(args, settings, stack)
+        host, header, ca, ep = _target(args, settings, stack)
         plan = plan_load(  # everything validated before anything starts
             settings,
             args.profile,
             host=host,
             host_header=header,
             ca_bundle=ca,
+            accounts=accounts_from_endpoints(ep.extras) if ep is not None else None,
+            metrics_url=ep.metrics_url if ep is not None else None,
+            pgbouncer_dsn=ep.extras.get("pgbouncer_stats_dsn") if ep is not None else None,
             shape=args.shape,
             duration_s=None if args.web else args.duration,
             users=args.users,
@@ -154,10 +160,11 @@ def _run_headless(args: argparse.Namespace, plan: LoadPlan, settings: Any) -> in
         flush=True,
     )
 
-    def progress(p: Any) -> None:
-        print(p.render(f"load {plan.name}", total), file=sys.stderr, flush=True)
-
-    outcome = execute(plan, progress=progress)
+    view = stream_view(f"load {plan.name}", total)  # TTY: one line in place; CI: every 10 s
+    try:
+        outcome = execute(plan, progress=view)
+    finally:
+        view.close()
     if args.json:
         print(outcome.summary_path.read_text(encoding="utf-8"))
     else:

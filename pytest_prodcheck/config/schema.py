@@ -175,6 +175,14 @@ class LoadSettings:
     paths: tuple[str, ...] = ()  # route overrides "key=/path", e.g. "product=/v2/items/{id}"
     max_cpu_ratio: float = 0.9  # generator CPU / wall above this -> run invalid (saturated)
     max_loop_lag_ms: float = 100  # generator event-loop lag p95 above this -> run invalid
+    # share of journey users logging into seeded accounts, if the target offers them
+    returning: float = field(default=0.9, metadata={"min": 0})
+    remembered: float = field(default=0.9, metadata={"min": 0})  # ...of them still logged in
+    stress_steps: str = ""  # stress: "50,100,150,200" users; "" four equal steps; "off"
+    drift_p95: float = field(default=0.5, metadata={"min": 0})  # endurance: last/first tenth
+    drift_min_ms: float = field(default=50, metadata={"min": 0})  # ...and at least this much
+    drift_error_rate: float = field(default=0.01, metadata={"min": 0})  # absolute increase
+    drift_memory: float = field(default=0.5, metadata={"min": 0})  # site memory, relative
     profiles: Mapping[str, LoadProfile] = field(
         default_factory=lambda: types.MappingProxyType(dict(DEFAULT_PROFILES))
     )

@@ -11,6 +11,10 @@ What it does, all switched by environment variables the runner sets:
   seconds (users, requests, failures, current rps, current p95) — master/local only.
 * ``PRODCHECK_LOAD_RAW=1``: appends every raw response time to ``<out>/raw-<pid>.jsonl`` (for
   accuracy tests and benchmarks; one file per process, so workers never interleave).
+* ``PRODCHECK_LOAD_SNAPSHOTS=t1,t2,…``: at those seconds after the test start, and once at its
+  stop, appends the cumulative stats (every endpoint's 1 ms histogram and failures) to
+  ``<out>/windows.jsonl`` (master/local only); consecutive snapshots give the stats of each window
+  (stress steps, the first and last tenth of an endurance run: :mod:`..load.windows`).
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ RAW = (
     os.path.join(OUT, f"raw-{os.getpid()}.jsonl")
     if OUT and os.environ.get("PRODCHECK_LOAD_RAW") == "1"
     else None
+)
+SNAPSHOTS = tuple(
+    float(t) for t in os.environ.get("PRODCHECK_LOAD_SNAPSHOTS", "").split(",") if t.strip()
 )
 LAG_EVERY = 0.05
 
@@ -101,6 +108,36 @@ def _progress_writer(environment: Any) -> None:
             fh.write(json.dumps(line) + "\n")
 
 
+def _snapshot(environment: Any, final: bool = False) -> None:
+    if not OUT or not SNAPSHOTS or isinstance(environment.runner, WorkerRunner):
+        return
+    stats = environment.runner.stats
+    start = _state["start_wall"] or time.time()
+    entries = [
+        [e.name, e.method, e.num_requests, e.num_failures, dict(e.response_times)]
+        for e in stats.entries.values()
+    ]
+    line = {
+        "t": round(time.time() - start, 3),
+        "users": environment.runner.user_count,
+        "final": final,
+        "entries": entries,
+    }
+    with open(os.path.join(OUT, "windows.jsonl"), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
+def _snapshotter(environment: Any) -> None:
+    start = _state["start_wall"] or time.time()
+    for t in sorted(SNAPSHOTS):
+        delay = start + t - time.time()
+        if delay > 0:
+            gevent.sleep(delay)
+        if _state["stop_wall"] is not None:
+            return
+        _snapshot(environment)
+
+
 @_on(events.init)
 def _on_init(environment: Any, **_kw: Any) -> None:
     _state["env"] = environment
@@ -120,10 +157,15 @@ def _on_test_start(**_kw: Any) -> None:
         _state["start_wall"] = time.time()
         _state["start_cpu"] = _cpu()
         _state["lags"] = []
+        env = _state.get("env")
+        if env is not None and SNAPSHOTS and not isinstance(env.runner, WorkerRunner):
+            gevent.spawn(_snapshotter, env)
 
 
 @_on(events.test_stop)
 def _on_test_stop(**_kw: Any) -> None:
+    if _state["stop_wall"] is None and _state.get("env") is not None:
+        _snapshot(_state["env"], final=True)
     _state["stop_wall"] = time.time()
     _state["stop_cpu"] = _cpu()
 

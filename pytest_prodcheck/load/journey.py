@@ -17,6 +17,7 @@ replaced by a product or cart-item id.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -46,10 +47,16 @@ TASKS: tuple[Task, ...] = (
     ),
 )
 
-# Requests each user makes once when it starts: register (or login), categories, products.
 ON_START_REQUESTS = 3
 
 WEIGHTS: dict[str, int] = {t.name: t.weight for t in TASKS}
+
+# Requests each user makes once when it starts: categories, products, and (lazily, at its first
+# cart task) register or login unless it still has a session; the throughput bound counts 3.
+# Share of users that are returning customers with a seeded account ([load] returning), and of
+# those, the share still logged in from an earlier visit ([load] remembered).
+DEFAULT_RETURNING = 0.9
+DEFAULT_REMEMBERED = 0.9
 
 # Think time between tasks (seconds), uniform in [min, max]; [load] wait_min / wait_max.
 DEFAULT_WAIT_MIN = 0.5
@@ -105,3 +112,40 @@ class EndpointPaths:
     def group_name(self, key: str) -> str:
         """Stats name of a parameterised path: ``/api/products/{id}`` → ``/api/products/[id]``."""
         return str(getattr(self, key)).replace("{id}", "[id]")
+
+
+def account_number(seq: int, worker_index: int, workers: int, count: int) -> int | None:
+    """Seeded account (1..count) of the ``seq``-th user of a process; ``None``: none left.
+
+    >>> [account_number(s, 1, 2, 1000) for s in range(3)]
+    [2, 4, 6]
+    >>> account_number(500, 0, 1, 500) is None
+    True
+    """
+    n = seq * max(workers, 1) + worker_index
+    return n + 1 if n < count else None
+
+
+def is_returning(seq: int, share: float) -> bool:
+    """Is the ``seq``-th user (or account) among a ``share``, spread evenly (deterministic)?
+
+    >>> "".join("r" if is_returning(s, 0.9) else "N" for s in range(20))
+    'rrrrrrrrrNrrrrrrrrrN'
+    """
+    new = 1.0 - share
+    return int((seq + 1) * new + 1e-9) == int(seq * new + 1e-9)
+
+
+def remembered_accounts(
+    users: int, workers: int, count: int, returning: float, remembered: float
+) -> list[int]:
+    """Account numbers whose returning customer arrives still logged in (a superset, by at most
+    one account per worker, of what the users of a run of ``users`` use).
+
+    >>> remembered_accounts(20, 1, 1000, 0.9, 0.9)[:9]
+    [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    >>> len(remembered_accounts(500, 1, 1000, 0.9, 0.9)), len(remembered_accounts(5, 1, 3, 1, 1))
+    (406, 3)
+    """
+    top = min(count, math.ceil(users * returning) + max(workers, 1))
+    return [n for n in range(1, top + 1) if is_returning(n - 1, remembered)]

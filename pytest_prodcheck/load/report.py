@@ -69,6 +69,11 @@ def summary_dict(outcome: LoadOutcome) -> dict[str, Any]:
         "verdicts": [v.to_dict() for v in outcome.verdicts],
         "stats": stats_summary(run.stats, plan.thresholds.ai_pattern),
         "generator": run.health.to_dict(),
+        "prepared": dict(outcome.prepared),
+        "knee": outcome.knee.to_dict() if outcome.knee is not None else None,
+        "drift": outcome.drift.to_dict() if outcome.drift is not None else None,
+        "extra_checks": [c.to_dict() for c in outcome.extra_checks()],
+        "charts": {k: str(v) for k, v in outcome.charts.items()},
         "errors": [
             {k: (mask_text(str(v)) if k == "error" else v) for k, v in e.items()}
             for e in run.errors
@@ -93,6 +98,15 @@ def summary_lines(outcome: LoadOutcome) -> list[str]:
     ]
     lines += [f"  {v.render()}" + (f"  ({v.threshold.note})" if v.threshold.note else "")
               for v in outcome.verdicts]  # fmt: skip
+    for check in outcome.extra_checks():
+        mark = "✓" if check.ok else "✗"
+        lines.append(f"  {check.id}: {check.message or check.observed} {mark}")
+    if outcome.knee is not None:
+        lines += [f"    {line}" for line in outcome.knee.lines()]
+    if outcome.drift is not None:
+        lines += [f"    {line}" for line in outcome.drift.lines()[:1]]
+    for name, path in outcome.charts.items():
+        lines.append(f"  chart ({name}): {path}")
     if not outcome.valid:
         lines.append(f"  RUN INVALID, thresholds not judged: {run.health.describe()}")
     else:

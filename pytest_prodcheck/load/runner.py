@@ -81,6 +81,10 @@ class RunSpec:
     run_time_s: float | None = None
     shape: str | None = None  # "daily" | "spike": uses shape_<name>.py; users/run time ignored
     shape_duration_s: float | None = None  # compress/stretch the shape to this length
+    # stress steps ((end_s, users), …): run shape_steps.py with these stages (users/time ignored)
+    stages: tuple[tuple[float, int], ...] = ()
+    stages_spawn_rate: float = 20.0
+    snapshots_s: tuple[float, ...] = ()  # cumulative stats at these times -> windows.jsonl
     locustfiles: tuple[Path, ...] = (LOCUSTFILE,)
     locust_config: Mapping[str, Any] = field(default_factory=dict)  # for the locustfile
     workers: int = 0
@@ -94,6 +98,8 @@ class RunSpec:
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def run_length_s(self) -> float:
+        if self.stages:
+            return float(self.stages[-1][0])
         if self.shape:
             from pytest_prodcheck.load.shapes import get_shape
 
@@ -232,7 +238,9 @@ def check_reachable(host: str, timeout: float = 5.0) -> None:
 def locust_command(spec: RunSpec) -> list[str]:
     """``python -m locust -f <locustfiles>,<shape>,<hook>``: what every Locust process runs."""
     files = [str(p) for p in spec.locustfiles]
-    if spec.shape:
+    if spec.stages:
+        files.append(str(HERE / "shape_steps.py"))
+    elif spec.shape:
         from pytest_prodcheck.load.shapes import shape_file
 
         files.append(str(shape_file(spec.shape)))
@@ -255,7 +263,7 @@ def build_commands(spec: RunSpec, master_port: int | None = None) -> list[list[s
         "--only-summary",
         "--stop-timeout", f"{spec.stop_timeout_s:g}",
     ]  # fmt: skip
-    if not spec.shape:
+    if not spec.shape and not spec.stages:
         if not spec.users or not spec.spawn_rate:
             raise ConfigError("a load run needs users and a spawn rate (or a shape)")
         main += ["-u", str(spec.users), "-r", f"{spec.spawn_rate:g}"]
@@ -279,11 +287,22 @@ def _child_env(spec: RunSpec) -> dict[str, str]:
         PRODCHECK_LOAD_PROGRESS=str(spec.out_dir / "progress.jsonl"),
         PRODCHECK_LOAD_PROGRESS_EVERY=f"{spec.progress_every_s:g}",
         PRODCHECK_LOAD_CONFIG=str(spec.out_dir / "locust-config.json"),
+        PRODCHECK_LOAD_WORKERS=str(spec.workers or 1),
         PYTHONUNBUFFERED="1",
     )
     if spec.raw_timings:
         env["PRODCHECK_LOAD_RAW"] = "1"
-    if spec.shape and spec.shape_duration_s:
+    if spec.stages:
+        from pytest_prodcheck.load.shapes import STAGES_ENV
+
+        env[STAGES_ENV] = json.dumps(
+            {"stages": [list(st) for st in spec.stages], "spawn_rate": spec.stages_spawn_rate}
+        )
+    if spec.snapshots_s:
+        env["PRODCHECK_LOAD_SNAPSHOTS"] = ",".join(f"{t:g}" for t in spec.snapshots_s)
+    elif spec.stages:
+        env["PRODCHECK_LOAD_SNAPSHOTS"] = ",".join(f"{end:g}" for end, _ in spec.stages[:-1])
+    if spec.shape and spec.shape_duration_s and not spec.stages:
         from pytest_prodcheck.load.shapes import TIME_SCALE_ENV, get_shape
 
         env[TIME_SCALE_ENV] = f"{spec.shape_duration_s / get_shape(spec.shape).duration_s:.6g}"
@@ -298,7 +317,7 @@ def run_locust(spec: RunSpec, progress: Callable[[Progress], None] | None = None
     bound = spec.time_bound_s()
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     stale_files = (*spec.out_dir.glob("meta-*.json"), *spec.out_dir.glob("raw-*.jsonl"))
-    for stale in (*stale_files, spec.out_dir / "progress.jsonl"):
+    for stale in (*stale_files, spec.out_dir / "progress.jsonl", spec.out_dir / "windows.jsonl"):
         stale.unlink(missing_ok=True)
     (spec.out_dir / "locust-config.json").write_text(json.dumps(dict(spec.locust_config)))
     master_port = free_port() if spec.workers else None
@@ -406,7 +425,7 @@ def _collect(spec: RunSpec, procs: list[GroupMember], wall: float, log_path: Pat
         for name, fname in (
             ("html", "locust.html"), ("json", "locust.json"), ("csv", "locust_stats.csv"),
             ("csv_history", "locust_stats_history.csv"), ("failures_csv", "locust_failures.csv"),
-            ("log", "locust.log"), ("progress", "progress.jsonl"),
+            ("log", "locust.log"), ("progress", "progress.jsonl"), ("windows", "windows.jsonl"),
         )
         if (spec.out_dir / fname).exists()
     }  # fmt: skip

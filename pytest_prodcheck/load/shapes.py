@@ -83,6 +83,39 @@ SPIKE = StageShape(
     description="flash sale: normal traffic, sudden spike to 200 users, sustained, back to normal",
 )
 SHAPES: dict[str, StageShape] = {"daily": DAILY, "spike": SPIKE}
+STAGES_ENV = "PRODCHECK_SHAPE_STAGES"
+
+
+def steps_shape(users: tuple[int, ...], duration_s: float, spawn_rate: float) -> StageShape:
+    """Stress steps: each user count held for an equal share of ``duration_s``.
+
+    >>> steps_shape((50, 100, 150, 200), 60, 20).stages
+    ((15.0, 50), (30.0, 100), (45.0, 150), (60.0, 200))
+    """
+    if not users or any(u < 1 for u in users):
+        raise ConfigError(f"stress steps {users!r}: expected user counts >= 1")
+    each = duration_s / len(users)
+    stages = tuple((round(each * (i + 1), 3), u) for i, u in enumerate(users))
+    return StageShape("steps", stages, spawn_rate, "stress: users stepped up to the profile's")
+
+
+def parse_steps(text: str, profile_users: int) -> tuple[int, ...]:
+    """``"50,100,150,200"`` -> user counts; empty -> four equal steps up to ``profile_users``.
+
+    >>> parse_steps("", 200), parse_steps("25, 50,200", 200)
+    ((50, 100, 150, 200), (25, 50, 200))
+    """
+    if not text.strip():
+        return tuple(max(1, round(profile_users * k / 4)) for k in (1, 2, 3, 4))
+    try:
+        steps = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise ConfigError(
+            f'[load] stress_steps = {text!r}: expected user counts, e.g. "50,100,150,200"'
+        ) from None
+    if not steps or any(u < 1 for u in steps) or list(steps) != sorted(set(steps)):
+        raise ConfigError(f"[load] stress_steps = {text!r}: expected increasing user counts >= 1")
+    return steps
 
 
 def get_shape(name: str) -> StageShape:

@@ -1,7 +1,9 @@
 """Command line of the reference shop.
 
     python -m pytest_prodcheck.shop serve --host 127.0.0.1 --port 8000 [--workers N]
-        (env PRODCHECK_SHOP_DSN, PRODCHECK_SHOP_AI_DSN; SIGTERM/SIGINT stop it cleanly)
+        (env PRODCHECK_SHOP_DSN, PRODCHECK_SHOP_AI_DSN; SIGTERM/SIGINT stop it cleanly;
+         --workers 0, the default, runs one process per CPU core; uvicorn uses uvloop and
+         httptools, its fastest event loop and HTTP parser, when they are installed)
     python -m pytest_prodcheck.shop migrate --dsn URL --ai-dsn URL
 
 Exit codes: 0 ok, 2 bad arguments or configuration, 3 database unreachable or migration failed.
@@ -12,13 +14,16 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from types import FrameType
 from typing import Any
 
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError
 from pytest_prodcheck.core.secrets import mask_text
+from pytest_prodcheck.shop.metrics import METRICS_DIR_ENV
 from pytest_prodcheck.shop.settings import AI_DSN_ENV, DSN_ENV, ShopSettings
 
 
@@ -28,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the shop with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    serve.add_argument(
+        "--workers", type=int, default=0, help="processes (default 0: one per CPU core)"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--access-log", action="store_true", help="log every request")
     migrate = sub.add_parser("migrate", help="create schema, indexes and seed data")
@@ -53,6 +60,14 @@ def log_config(level: str) -> dict[str, Any]:
     return config
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the whole machine)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -62,27 +77,39 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port}: expected 1-65535")
-    if not 1 <= args.workers <= 64:
-        raise ConfigError(f"--workers {args.workers}: expected 1-64")
+    if not 0 <= args.workers <= 64:
+        raise ConfigError(f"--workers {args.workers}: expected 0 (one per core) to 64")
+    workers = args.workers or cpu_cores()
+    share_dir = None
+    if workers > 1 and not os.environ.get(METRICS_DIR_ENV):
+        # each worker counts its own requests: /metrics sums them from here (see shop.metrics)
+        share_dir = tempfile.mkdtemp(prefix="prodcheck-shop-metrics-")
+        os.environ[METRICS_DIR_ENV] = share_dir
     ShopSettings.from_env(os.environ)  # fail fast, with one line, before uvicorn starts
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous handlers and
     # re-raises the signal: let that land here so a requested stop exits 0, not -15.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    uvicorn.run(
-        "pytest_prodcheck.shop.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_config=log_config(args.log_level),
-        access_log=args.access_log,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
+    try:
+        uvicorn.run(
+            "pytest_prodcheck.shop.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            loop="auto",  # uvloop if installed
+            http="auto",  # httptools if installed
+            log_level=args.log_level,
+            log_config=log_config(args.log_level),
+            access_log=args.access_log,
+            proxy_headers=True,
+            forwarded_allow_ips="127.0.0.1",
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        if share_dir:
+            shutil.rmtree(share_dir, ignore_errors=True)
     return 0
 
 

@@ -13,6 +13,7 @@ database is unavailable, and a 500 only for a bug (logged with its traceback).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -30,8 +31,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from pytest_prodcheck.shop.cache import Caches
 from pytest_prodcheck.shop.db import Pools
-from pytest_prodcheck.shop.metrics import Metrics, MetricsMiddleware
+from pytest_prodcheck.shop.metrics import (
+    METRICS_DIR_ENV,
+    Metrics,
+    MetricsMiddleware,
+    SharedMetrics,
+)
 from pytest_prodcheck.shop.settings import ShopSettings
 from pytest_prodcheck.shop.validate import ApiError
 from pytest_prodcheck.shop.views import routes
@@ -81,6 +88,16 @@ async def _bug(request: Request, exc: Exception) -> Response:
     return _error(500, "internal server error")
 
 
+async def _publish(share: SharedMetrics, metrics: Metrics, pools: Pools) -> None:
+    """Publish this worker's metrics snapshot once a second (several workers: see metrics)."""
+    while True:
+        try:
+            share.publish(metrics.snapshot(pools.stats()))
+        except OSError as exc:
+            log.warning("cannot publish metrics to %s: %s", share.directory, exc)
+        await asyncio.sleep(1.0)
+
+
 def create_app(settings: ShopSettings | None = None) -> Starlette:
     """Build the app; ``settings`` default to :meth:`ShopSettings.from_env`."""
     settings = settings or ShopSettings.from_env(os.environ)
@@ -94,9 +111,14 @@ def create_app(settings: ShopSettings | None = None) -> Starlette:
         log.info(
             "shop ready (pools: main max %d, ai max %d)", settings.pool_max, settings.ai_pool_max
         )
+        publisher = None
+        if app.state.metrics_share is not None:
+            publisher = asyncio.create_task(_publish(app.state.metrics_share, metrics, pools))
         try:
             yield
         finally:
+            if publisher is not None:
+                publisher.cancel()
             await pools.close()
 
     app = Starlette(
@@ -113,4 +135,7 @@ def create_app(settings: ShopSettings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.caches = Caches.create(settings.cache_ttl_s)
+    share_dir = os.environ.get(METRICS_DIR_ENV)
+    app.state.metrics_share = SharedMetrics(Path(share_dir)) if share_dir else None
     return app

@@ -39,7 +39,7 @@ class ShopServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        workers: int = 1,
+        workers: int = 0,  # 0: one per CPU core
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
         start_timeout: float = 20.0,

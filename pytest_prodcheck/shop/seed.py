@@ -52,9 +52,12 @@ PRICE_OF: LiteralString = "(499 + (i * 7919) %% 49500)"
 POPULARITY_OF: LiteralString = "((i::bigint * 2654435761) %% 1000)::int"
 
 
+SEED_EMAIL = "user{n}@shop.test"  # the pattern the load journey's returning customers log in with
+
+
 def seed_user_email(n: int) -> str:
     """E-mail address of seeded user ``n`` (1..USERS)."""
-    return f"user{n}@shop.test"
+    return SEED_EMAIL.replace("{n}", str(n))
 
 
 MAIN_SEED: tuple[tuple[LiteralString, dict[str, Any]], ...] = (

@@ -7,7 +7,9 @@
 
 ``PRODCHECK_SHOP_DSN`` (main db ``ecommerce``) and ``PRODCHECK_SHOP_AI_DSN`` (db ``ai``) are
 required; ``PRODCHECK_SHOP_POOL_MAX``, ``PRODCHECK_SHOP_AI_POOL_MAX`` and
-``PRODCHECK_SHOP_POOL_TIMEOUT`` (seconds a request waits for a connection) are optional.
+``PRODCHECK_SHOP_POOL_TIMEOUT`` (seconds a request waits for a connection) and
+``PRODCHECK_SHOP_CACHE_TTL`` (seconds the catalogue and sessions stay cached, 0: off; see
+:mod:`pytest_prodcheck.shop.cache`) are optional.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ShopSettings:
     ai_pool_max: int = 10
     pool_timeout_s: int = 10
     session_ttl_s: int = 86400
+    cache_ttl_s: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ShopSettings:
@@ -63,4 +66,5 @@ class ShopSettings:
             pool_max=_int(env, "PRODCHECK_SHOP_POOL_MAX", 20, 1, 500),
             ai_pool_max=_int(env, "PRODCHECK_SHOP_AI_POOL_MAX", 10, 1, 500),
             pool_timeout_s=_int(env, "PRODCHECK_SHOP_POOL_TIMEOUT", 10, 1, 300),
+            cache_ttl_s=_int(env, "PRODCHECK_SHOP_CACHE_TTL", 10, 0, 3600),
         )

@@ -76,7 +76,7 @@ class LocalStackOptions:
     pebble: bool = True
     s3: bool = True
     with_monitoring: bool = True  # Prometheus & co., started only when installed
-    shop_workers: int = 1
+    shop_workers: int = 0  # 0: one per CPU core this process may run on
     timeout: float = 60.0
 
     @classmethod
@@ -106,6 +106,12 @@ class LocalStackOptions:
 
 def _shop_available() -> bool:
     return (SHOP_DIR / "__main__.py").exists()
+
+
+def _seed_accounts() -> str:
+    from pytest_prodcheck.shop.seed import SEED_EMAIL, USERS
+
+    return f"{SEED_EMAIL}:{USERS}"
 
 
 def _unregister(stack: LocalStack) -> None:
@@ -419,6 +425,8 @@ class LocalStack:
             "rate_limit_source": RATE_LIMIT_SOURCE,
             "rate_limit_exempt": ",".join(o.rate_limit_exempt),
             "shop_url": f"http://{INTERNAL_HOST}:{self.shop_port}",
+            # the seeded customers the load journey logs into (password: shop.seed, not here)
+            "shop_seed_accounts": _seed_accounts() if self.shop is not None else "",
             "internal_host": INTERNAL_HOST,
             "app_database_url": pgb.dsn("ecommerce"),
             # the shop (shop/db.py) and prodcheck's own clients connect with

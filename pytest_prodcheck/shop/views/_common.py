@@ -10,7 +10,10 @@ from typing import Any
 
 from starlette.requests import Request
 
+from pytest_prodcheck.shop.cache import Caches, cached_json, caches
 from pytest_prodcheck.shop.db import Pools
+
+__all__ = ["Caches", "cached_json", "caches", "money", "pools", "product_json"]
 
 
 def pools(request: Request) -> Pools:

@@ -6,7 +6,7 @@
          -> {"id", "score": 0.0..1.0, "decision": "approve"|"review"|"reject", "total_cents"}
 
 Recommendations blend "bought together" pairs (``co_purchases``) with the most popular products of
-the same category (``product_features``), then look the names up in the main database. The fraud
+the same category (``product_features``), then look the names up in the main database (cached per product: ``shop.cache``). The fraud
 score is a transparent heuristic (order size, the user's recent checks, cart size); every check
 is written to ``fraud_checks``.
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Any, LiteralString
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pytest_prodcheck.shop.auth import current_user
 from pytest_prodcheck.shop.validate import ApiError, json_object, query_int, require_int
-from pytest_prodcheck.shop.views._common import money, pools
+from pytest_prodcheck.shop.views._common import cached_json, money, pools
 from pytest_prodcheck.shop.views.cart import open_cart_id
 
 MAX_TOTAL_CENTS = 10**9
@@ -60,33 +60,37 @@ LIMIT %(limit)s
 """
 
 
-async def recommendations(request: Request) -> JSONResponse:
+async def recommendations(request: Request) -> Response:
     product_id = query_int(request, "product_id", None, low=1, high=2**31 - 1)
     limit = query_int(request, "limit", 8, low=1, high=50)
-    shop = pools(request)
-    async with shop.ai.connection() as conn:
-        cur = await conn.execute(SQL_RECOMMEND, {"id": product_id, "limit": limit})
-        recs = await cur.fetchall()
-    if not recs:
-        raise ApiError(404, f"product {product_id} not found")
-    async with shop.main.connection() as conn:
-        cur = await conn.execute(
-            "SELECT id, name, price_cents FROM products WHERE id = ANY(%s)",
-            [[r["product_id"] for r in recs]],
-        )
-        names = {row["id"]: row for row in await cur.fetchall()}
-    items = [
-        {
-            "id": r["product_id"],
-            "name": names[r["product_id"]]["name"],
-            "price": money(names[r["product_id"]]["price_cents"]),
-            "score": round(float(r["score"]), 3),
-            "reason": r["reason"],
-        }
-        for r in recs
-        if r["product_id"] in names
-    ]
-    return JSONResponse({"product_id": product_id, "items": items})
+
+    async def build() -> dict[str, Any]:
+        shop = pools(request)
+        async with shop.ai.connection() as conn:
+            cur = await conn.execute(SQL_RECOMMEND, {"id": product_id, "limit": limit})
+            recs = await cur.fetchall()
+        if not recs:
+            raise ApiError(404, f"product {product_id} not found")
+        async with shop.main.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, name, price_cents FROM products WHERE id = ANY(%s)",
+                [[r["product_id"] for r in recs]],
+            )
+            names = {row["id"]: row for row in await cur.fetchall()}
+        items = [
+            {
+                "id": r["product_id"],
+                "name": names[r["product_id"]]["name"],
+                "price": money(names[r["product_id"]]["price_cents"]),
+                "score": round(float(r["score"]), 3),
+                "reason": r["reason"],
+            }
+            for r in recs
+            if r["product_id"] in names
+        ]
+        return {"product_id": product_id, "items": items}
+
+    return await cached_json(request, ("recommendations", product_id, limit), build)
 
 
 def fraud_score(total_cents: int, recent_checks: int, item_count: int) -> float:

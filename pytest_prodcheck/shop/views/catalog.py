@@ -4,6 +4,9 @@ GET /api/categories                                  -> {"items": [{id, slug, na
 GET /api/products?category=3&page=2&page_size=20     -> {"items", "page", "page_size", "has_more"}
 GET /api/search?q=wireless+lamp&page=1               -> same shape, full-text (GIN index)
 GET /api/products/42                                 -> {id, sku, name, description, price, …}
+
+Categories, listing and search pages are cached (``shop.cache``); the product detail, which
+carries the stock, is always read from the database.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ import re
 from typing import Any, LiteralString
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pytest_prodcheck.shop.validate import ApiError, path_id, query_int
-from pytest_prodcheck.shop.views._common import pools, product_json
+from pytest_prodcheck.shop.views._common import cached_json, caches, pools, product_json
 
 MAX_PAGE = 1000
 MAX_PAGE_SIZE = 100
@@ -44,52 +47,67 @@ def _paging(request: Request) -> tuple[int, int]:
     return page, size
 
 
-def _page(rows: list[dict[str, Any]], page: int, size: int) -> JSONResponse:
-    return JSONResponse(
-        {
-            "items": [product_json(r) for r in rows[:size]],
-            "page": page,
-            "page_size": size,
-            "has_more": len(rows) > size,
-        }
-    )
+def _page(rows: list[dict[str, Any]], page: int, size: int) -> dict[str, Any]:
+    return {
+        "items": [product_json(r) for r in rows[:size]],
+        "page": page,
+        "page_size": size,
+        "has_more": len(rows) > size,
+    }
 
 
-async def categories(request: Request) -> JSONResponse:
-    async with pools(request).main.connection() as conn:
-        cur = await conn.execute("SELECT id, slug, name FROM categories ORDER BY id")
-        rows = await cur.fetchall()
-    return JSONResponse({"items": rows})
+async def category_rows(request: Request) -> list[dict[str, Any]]:
+    """Every category (``id, slug, name``), cached."""
+    cache = caches(request).pages
+    rows: list[dict[str, Any]] | None = cache.get("categories-rows")
+    if rows is None:
+        async with pools(request).main.connection() as conn:
+            cur = await conn.execute("SELECT id, slug, name FROM categories ORDER BY id")
+            rows = await cur.fetchall()
+        cache.put("categories-rows", rows)
+    return rows
 
 
-async def _category_id(conn: Any, raw: str) -> int:
+async def categories(request: Request) -> Response:
+    async def build() -> dict[str, Any]:
+        return {"items": await category_rows(request)}
+
+    return await cached_json(request, "categories", build)
+
+
+async def _category_id(request: Request, raw: str) -> int:
     if raw.isdigit():
         if len(raw) > 9:
             raise ApiError(404, f"category {raw} not found")
-        cur = await conn.execute("SELECT id FROM categories WHERE id = %s", [int(raw)])
+        wanted: Any = int(raw)
+        key = "id"
     elif len(raw) <= 100:
-        cur = await conn.execute("SELECT id FROM categories WHERE slug = %s", [raw.lower()])
+        wanted, key = raw.lower(), "slug"
     else:
         raise ApiError(400, "query parameter category is too long")
-    row = await cur.fetchone()
-    if row is None:
-        raise ApiError(404, f"category {raw!r} not found: see /api/categories")
-    return int(row["id"])
+    for row in await category_rows(request):
+        if row[key] == wanted:
+            return int(row["id"])
+    raise ApiError(404, f"category {raw!r} not found: see /api/categories")
 
 
-async def products(request: Request) -> JSONResponse:
+async def products(request: Request) -> Response:
     page, size = _paging(request)
     category = request.query_params.get("category", "").strip()
-    async with pools(request).main.connection() as conn:
-        if category:
-            cat_id = await _category_id(conn, category)
-            cur = await conn.execute(
-                SQL_PRODUCTS_BY_CATEGORY, [cat_id, size + 1, (page - 1) * size]
-            )
-        else:
-            cur = await conn.execute(SQL_PRODUCTS, [size + 1, (page - 1) * size])
-        rows = await cur.fetchall()
-    return _page(rows, page, size)
+    cat_id = await _category_id(request, category) if category else None
+
+    async def build() -> dict[str, Any]:
+        async with pools(request).main.connection() as conn:
+            if cat_id is not None:
+                cur = await conn.execute(
+                    SQL_PRODUCTS_BY_CATEGORY, [cat_id, size + 1, (page - 1) * size]
+                )
+            else:
+                cur = await conn.execute(SQL_PRODUCTS, [size + 1, (page - 1) * size])
+            rows = await cur.fetchall()
+        return _page(rows, page, size)
+
+    return await cached_json(request, ("products", cat_id, page, size), build)
 
 
 def tsquery(q: str) -> str:
@@ -100,7 +118,7 @@ def tsquery(q: str) -> str:
     return " & ".join(f"{w}:*" for w in words)
 
 
-async def search(request: Request) -> JSONResponse:
+async def search(request: Request) -> Response:
     q = request.query_params.get("q", "").strip()
     if not q:
         raise ApiError(400, "missing query parameter: q")
@@ -108,10 +126,14 @@ async def search(request: Request) -> JSONResponse:
         raise ApiError(400, "query parameter q must be at most 200 characters")
     query = tsquery(q)
     page, size = _paging(request)
-    async with pools(request).main.connection() as conn:
-        cur = await conn.execute(SQL_SEARCH, [query, size + 1, (page - 1) * size])
-        rows = await cur.fetchall()
-    return _page(rows, page, size)
+
+    async def build() -> dict[str, Any]:
+        async with pools(request).main.connection() as conn:
+            cur = await conn.execute(SQL_SEARCH, [query, size + 1, (page - 1) * size])
+            rows = await cur.fetchall()
+        return _page(rows, page, size)
+
+    return await cached_json(request, ("search", query, page, size), build)
 
 
 async def product_detail(request: Request) -> JSONResponse:

@@ -1,6 +1,6 @@
 """Site views: the home page, ``/health`` and Prometheus ``/metrics``.
 
-GET /         -> HTML: categories and featured products (assets under /static/)
+GET /         -> HTML: categories and featured products (assets under /static/; cached)
 GET /health   -> 200 {"status": "ok", "databases": {"main": "ok", "ai": "ok"}}, else 503
 GET /metrics  -> text/plain; version=0.0.4 (see :mod:`pytest_prodcheck.shop.metrics`)
 """
@@ -16,7 +16,8 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from pytest_prodcheck.shop.db import ShopPool
-from pytest_prodcheck.shop.views._common import money, pools
+from pytest_prodcheck.shop.views._common import caches, money, pools
+from pytest_prodcheck.shop.views.catalog import category_rows
 
 log = logging.getLogger("prodcheck.shop")
 HEALTH_TIMEOUT_S = 2.0
@@ -43,9 +44,17 @@ _PAGE = """<!doctype html>
 
 
 async def home(request: Request) -> HTMLResponse:
+    cache = caches(request).pages
+    page = cache.get("home")
+    if page is None:
+        page = await _render_home(request)
+        cache.put("home", page)
+    return HTMLResponse(page)
+
+
+async def _render_home(request: Request) -> str:
+    cats = await category_rows(request)
     async with pools(request).main.connection() as conn:
-        cur = await conn.execute("SELECT id, slug, name FROM categories ORDER BY id")
-        cats = await cur.fetchall()
         cur = await conn.execute("SELECT id, name, price_cents FROM products ORDER BY id LIMIT 12")
         featured = await cur.fetchall()
     categories = "".join(
@@ -58,7 +67,7 @@ async def home(request: Request) -> HTMLResponse:
         f' <span class="price">{money(p["price_cents"]):.2f}</span></li>'
         for p in featured
     )
-    return HTMLResponse(_PAGE.format(categories=categories, products=products))
+    return _PAGE.format(categories=categories, products=products)
 
 
 async def _ping(pool: ShopPool) -> str:
@@ -83,7 +92,9 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def metrics(request: Request) -> PlainTextResponse:
-    text = request.app.state.metrics.render(pools(request).stats())
+    share = request.app.state.metrics_share
+    peers = share.peers() if share is not None else ()
+    text = request.app.state.metrics.render(pools(request).stats(), peers)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
