@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor",
     "init",
     "report",
+    "docker",
 )
 # sub-command name -> module, so that running one command imports one module
 COMMAND_TO_MODULE: dict[str, str] = {
@@ -54,6 +55,7 @@ COMMAND_TO_MODULE: dict[str, str] = {
     "doctor": "doctor",
     "init": "init",
     "report": "report",
+    "docker": "docker",
 }
 
 

@@ -88,7 +88,7 @@ OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
         {
             "metavar": "local|docker|external",
             "help": (
-                "what to check: the embedded stack (local, default), testcontainers "
+                "what to check: the embedded stack (local, default), containers "
                 "(docker) or a deployment (external)"
             ),
         },

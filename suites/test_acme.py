@@ -206,7 +206,7 @@ def _remote_site(stack: Endpoints, settings: Settings) -> AcmeSite:
 
 @pytest.fixture(scope="session")
 def prodcheck_acme(prodcheck_stack: Endpoints, prodcheck_settings: Settings) -> AcmeSite:
-    if prodcheck_stack.target == "local":
+    if prodcheck_stack.target in ("local", "docker"):
         return _local_site(prodcheck_stack, prodcheck_settings)
     return _remote_site(prodcheck_stack, prodcheck_settings)
 

@@ -87,7 +87,7 @@ def _prepare_local(cfg: BackupConfig) -> tuple[CrontabBackend, S3Store | None]:
 def prodcheck_backups(
     prodcheck_stack: Endpoints, prodcheck_settings: Settings
 ) -> Iterator[BackupSite]:
-    if prodcheck_stack.target == "local":
+    if prodcheck_stack.target in ("local", "docker"):
         from pytest_prodcheck.core.proc import make_tempdir, remove_tempdir
 
         work = make_tempdir("backups-")

@@ -30,6 +30,7 @@ from pytest_prodcheck.load.api import (
 )
 from pytest_prodcheck.load.progress import ProgressView
 from pytest_prodcheck.load.runner import Progress, exclusive_load
+from pytest_prodcheck.stack.containers import container_monitor
 from pytest_prodcheck.stack.endpoints import Endpoints
 
 if TYPE_CHECKING:
@@ -92,7 +93,10 @@ def load_outcome(
             view(p)
 
     try:
-        with exclusive_load(on_wait=lambda why: say(f"load {plan.name}: {why}")):
+        with (
+            exclusive_load(on_wait=lambda why: say(f"load {plan.name}: {why}")),
+            container_monitor(prodcheck_stack, plan.spec.out_dir) as monitor,  # docker stats
+        ):
             outcome = execute(plan, progress=progress)
     except ProdcheckError as exc:
         view.close()
@@ -109,6 +113,9 @@ def load_outcome(
     prodcheck_evidence.record("load.report", str(outcome.summary_path), "", None, source=html)
     for name, text, chart in outcome.chart_evidence():  # stress steps, endurance drift
         prodcheck_evidence.record(name, text, "", None, source=str(chart))
+    if monitor.html is not None:  # container CPU/memory next to Locust's latency charts
+        prodcheck_evidence.record("load.container-stats", monitor.summary, "", None,
+                                  source=str(monitor.html))  # fmt: skip
     if not outcome.valid:
         lines = "\n".join(outcome.lines())
         pytest.fail(f"load run invalid, not judged:\n{lines}", pytrace=False)

@@ -47,7 +47,7 @@ def test_session_cookies_are_secure(
 ) -> None:
     """Log in (registering a throwaway user on the embedded shop) and judge the cookies set."""
     requests = [security.CookieRequest("GET", "/")]
-    if prodcheck_stack.target == "local":
+    if prodcheck_stack.target in ("local", "docker"):  # the embedded shop
         email = f"audit-{secrets.token_hex(4)}@example.test"
         password = secrets.token_urlsafe(12)
         body = json.dumps({"email": email, "password": password, "name": "Audit"}).encode()
@@ -76,7 +76,7 @@ def test_database_ports_not_public(
     """Postgres/PgBouncer ports are not reachable on the public address ([security] public_address;
     on the embedded stack: the address nginx serves the site on)."""
     public = prodcheck_settings.security.public_address
-    if public is None and prodcheck_stack.target == "local":
+    if public is None and prodcheck_stack.target in ("local", "docker"):
         public = next(iter(prodcheck_stack.resolve_map().values()), None)
     dsns = {"postgres": prodcheck_stack.postgres_dsn, "pgbouncer": prodcheck_stack.pgbouncer_dsn}
     ports = {name: urlsplit(dsn).port or 5432 for name, dsn in dsns.items() if dsn}

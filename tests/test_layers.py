@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "suites_path",
         "evidence",
     ),  # settings, which file; what a test measured
-    ("checklist", "shop", "monitoring"),  # the checklist model; the services the stack runs
+    ("checklist", "shop", "monitoring", "dockerhost"),  # the checklist model; what the stack runs
     ("stack",),  # providers: local, docker, external → Endpoints
     ("probes", "backup", "acme", "load"),  # the check areas and the tools they exercise
     ("report",),  # the run's checklist report

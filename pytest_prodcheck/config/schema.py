@@ -15,9 +15,10 @@ come from :mod:`pytest_prodcheck.guide`.
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ __all__ = [
     "BackupSettings",
     "ChecklistSettings",
     "DatabaseSettings",
+    "DockerSettings",
     "HttpSettings",
     "LoadProfile",
     "LoadSettings",
@@ -233,6 +235,47 @@ class ChecklistSettings:
     attestation_max_age_days: int = 180
 
 
+#: The public image tried first for each service, and what is built when it cannot be had.
+PUBLIC_IMAGES: dict[str, str] = {
+    "base": "debian:bookworm-slim",
+    "postgres": "postgres:15",
+    "nginx": "nginx:1.25",
+    "s3": "motoserver/moto:latest",
+}
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """``[docker]``: image names (``""`` = build from ``docker/<service>``; a public name is used
+    when present or pullable, the default ones fall back to a local build) and the private
+    engine's data root (see docs/docker.md)."""
+
+    base_image: str = PUBLIC_IMAGES["base"]
+    postgres_image: str = PUBLIC_IMAGES["postgres"]
+    nginx_image: str = PUBLIC_IMAGES["nginx"]
+    s3_image: str = PUBLIC_IMAGES["s3"]
+    pgbouncer_image: str = ""
+    app_image: str = ""
+    pebble_image: str = ""
+    data_root: str = field(  # the private engine's images (the cache)
+        default_factory=lambda: os.environ.get(
+            "PRODCHECK_DOCKER_DATA_ROOT", "/var/lib/prodcheck-docker"
+        )
+    )
+    pull_timeout: float = 30.0  # seconds to try a pull before building instead
+
+    def image(self, service: str) -> str:
+        """The configured name for ``service`` (``"postgres"``, ``"app"``, …)."""
+        return str(getattr(self, f"{service}_image"))
+
+    def is_default(self, service: str) -> bool:
+        """True when ``service``'s name is the default (so a fallback build is allowed)."""
+        for f in fields(self):
+            if f.name == f"{service}_image":
+                return bool(getattr(self, f.name) == f.default)
+        return False
+
+
 SECTIONS: Mapping[str, type] = {
     "site": SiteSettings,
     "tls": TlsSettings,
@@ -247,6 +290,7 @@ SECTIONS: Mapping[str, type] = {
     "security": SecuritySettings,
     "checklist": ChecklistSettings,
     "history": HistorySettings,
+    "docker": DockerSettings,
 }
 
 
@@ -279,6 +323,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     checklist: ChecklistSettings = field(default_factory=ChecklistSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    docker: DockerSettings = field(default_factory=DockerSettings)
     config_path: str | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:

@@ -20,6 +20,7 @@ Every check takes plain DSNs; none needs a superuser.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -301,7 +302,11 @@ def check_app_via_pgbouncer(app_dsn: str, pgbouncer_admin_dsn: str | None = None
     parsed = Dsn.parse(app_dsn, "the app's database DSN")
     dsn_port = parsed.port
     expected = "the app's DSN points at PgBouncer, which lists the connection as its client"
-    with _connect(parsed, "the app's database DSN", autocommit=True) as conn:
+    # a unique application_name too: behind a NAT or docker-proxy PgBouncer sees another address
+    marker = f"prodcheck-via-pgbouncer-{secrets.token_hex(4)}"
+    with _connect(
+        parsed, "the app's database DSN", autocommit=True, application_name=marker
+    ) as conn:
         row = conn.execute("SELECT inet_server_port(), current_database()").fetchone()
         assert row is not None
         server_port, db = row
@@ -319,8 +324,13 @@ def check_app_via_pgbouncer(app_dsn: str, pgbouncer_admin_dsn: str | None = None
             others = "; PgBouncer's clients: " + (
                 ", ".join(f"{n} x{k}" for n, k in sorted(names.items())) or "none"
             )
-            listed = local is not None and any(
-                c.get("port") == str(local[1]) and c.get("addr") in (local[0], "127.0.0.1", "::1")
+            listed = any(
+                c.get("application_name") == marker
+                or (
+                    local is not None
+                    and c.get("port") == str(local[1])
+                    and c.get("addr") in (local[0], "127.0.0.1", "::1")
+                )
                 for c in clients
             )
     where = parsed.masked()

@@ -10,7 +10,7 @@ Modules (import the one you need; nothing heavy is imported here):
 - ``provider``   :func:`open_stack` by ``settings.target``
 - ``local``      :class:`LocalStack`: every service below as child processes on free ports
 - ``external``   endpoints from ``prodcheck.toml`` only
-- ``containers`` the same stack through testcontainers (needs a Docker engine)
+- ``containers`` the same stack as containers (an engine: yours, or a private dockerd)
 - ``postgres``, ``pgbouncer``, ``nginx``, ``s3``, ``pebble``, ``certs``: one service each
 - ``_proc``      temp dirs, free ports, process groups that never outlive the run
 """

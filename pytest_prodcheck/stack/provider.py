@@ -5,7 +5,7 @@
 
 A site URL in the settings already made the target ``external`` (``Settings`` applies that rule).
 ``local`` starts the embedded stack (:class:`~pytest_prodcheck.stack.local.LocalStack`),
-``docker`` the same through testcontainers (imported only then), ``external`` starts nothing.
+``docker`` the same as containers (Docker SDK, imported only then), ``external`` starts nothing.
 """
 
 from __future__ import annotations
