@@ -19,6 +19,7 @@ import itertools
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,14 @@ def _remove_all(
     done: list[str] = []
     for container in client.containers.list(all=True, filters={"label": RUN}):
         if wanted(container.labels):
-            with contextlib.suppress(NotFound, APIError):
+            try:
                 container.remove(force=True, v=True)
-                done.append(f"removed container {container.name}{why(container.labels)}")
+            except NotFound:
+                continue
+            except APIError:  # e.g. 409: another reaper is removing it right now
+                if not _gone(client, container.id, NotFound):
+                    continue
+            done.append(f"removed container {container.name}{why(container.labels)}")
     for network in client.networks.list(filters={"label": RUN}):
         if wanted(network.attrs.get("Labels") or {}):
             with contextlib.suppress(NotFound, APIError):
@@ -98,6 +104,18 @@ def _remove_all(
                 volume.remove(force=True)
                 done.append(f"removed volume {volume.name}{why(volume.attrs['Labels'])}")
     return done
+
+
+def _gone(client: Any, container_id: str, not_found: type[Exception], wait_s: float = 15.0) -> bool:
+    """Wait until a container someone else is removing is gone; False if it stays."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            client.containers.get(container_id)
+        except not_found:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def remove_run(client: Any, run_id: str = RUN_ID) -> list[str]:
