@@ -132,3 +132,11 @@ def test_stop_modes() -> None:
         assert not (server.data_dir / "postmaster.pid").exists() or not server.process.alive
     finally:
         remove_tempdir(work)
+
+
+def test_generated_passwords_never_contain_a_role_name() -> None:
+    from pytest_prodcheck.stack.postgres import ROLE_NAMES, new_password
+
+    pws = [new_password() for _ in range(5000)]
+    assert all(len(pw) == 24 for pw in pws)
+    assert not [pw for pw in pws if any(n in pw.lower() for n in ROLE_NAMES)]
