@@ -18,12 +18,15 @@ What is judged depends on the target:
   reloaded again, because the TLS checks trust that CA (≈ 0.3 s in all). The renewal dry run
   uses that lineage; the schedule check reads a file crontab the suite fills with
   ``prodcheck cron install --job ssl-renew``'s job.
+
+One test per row of :data:`~pytest_prodcheck.acme.check_table.ACME_CHECKS`
+(``test_check[acme.issuer]`` …), with that row's markers and checklist items; the issuance flow
+above is the ``prodcheck_acme`` fixture.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -32,10 +35,10 @@ import pytest
 
 from pytest_prodcheck import acme
 from pytest_prodcheck.acme import checks
-from pytest_prodcheck.backup.schedule import CrontabBackend, FileCrontab, backend_from, install_job
+from pytest_prodcheck.acme.check_table import ACME_CHECKS, AcmeCheck, AcmeSite
+from pytest_prodcheck.backup.schedule import FileCrontab, backend_from, install_job
 from pytest_prodcheck.config import Settings
 from pytest_prodcheck.core.errors import ProdcheckError
-from pytest_prodcheck.core.result import CheckResult
 from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
 
 if TYPE_CHECKING:
@@ -47,14 +50,7 @@ RENEWAL_JOB = "ssl-renew"
 LOCAL_EXPECTED_ISSUER = r"^CN=Pebble Intermediate CA"
 
 
-@dataclass(frozen=True)
-class AcmeSite:
-    samples: tuple[checks.ServedCertificate, ...]  # one per host name
-    source: str  # what was judged, for the evidence
-    trust: str | None
-    expected_issuer: str | None
-    store: acme.LineageStore | None  # lineages to dry-run renew (None: not managed here)
-    crontab: CrontabBackend
+CHECKS = ACME_CHECKS
 
 
 def _pem_path(value: str, workdir: Path) -> str:
@@ -185,6 +181,8 @@ def _local_site(stack: Endpoints, settings: Settings) -> AcmeSite:
         expected_issuer=settings.acme.expected_issuer or LOCAL_EXPECTED_ISSUER,
         store=store,
         crontab=crontab,
+        min_lifetime_fraction=settings.tls.min_lifetime_fraction,
+        min_days=settings.tls.min_days,
     )
 
 
@@ -201,6 +199,8 @@ def _remote_site(stack: Endpoints, settings: Settings) -> AcmeSite:
         expected_issuer=settings.acme.expected_issuer or checks.DEFAULT_EXPECTED_ISSUER,
         store=store if store.domains() else None,
         crontab=backend_from(),
+        min_lifetime_fraction=settings.tls.min_lifetime_fraction,
+        min_days=settings.tls.min_days,
     )
 
 
@@ -211,64 +211,6 @@ def prodcheck_acme(prodcheck_stack: Endpoints, prodcheck_settings: Settings) -> 
     return _remote_site(prodcheck_stack, prodcheck_settings)
 
 
-@pytest.mark.smoke
-@pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
-def test_certificate_issued_by_expected_ca(prodcheck_acme: AcmeSite, judge: Judge) -> None:
-    """Every name's certificate chains to the expected CA (Let's Encrypt / the stack's Pebble)."""
-    judge(
-        checks.check_issuer(
-            prodcheck_acme.samples,
-            trust=prodcheck_acme.trust,
-            expected_issuer=prodcheck_acme.expected_issuer,
-        ),
-        where=prodcheck_acme.source,
-    )
-
-
-@pytest.mark.smoke
-@pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
-def test_certificate_remaining_lifetime(
-    prodcheck_acme: AcmeSite, prodcheck_settings: Settings, judge: Judge
-) -> None:
-    """At least a third of the lifetime (and [tls] min_days) left: renewal has not stalled."""
-    tls = prodcheck_settings.tls
-    worst = min(
-        (s for s in prodcheck_acme.samples if s.info is not None),
-        key=lambda s: s.info.not_after,  # type: ignore[union-attr]
-        default=prodcheck_acme.samples[0],
-    )
-    judge(
-        checks.check_remaining_lifetime(
-            worst, min_fraction=tls.min_lifetime_fraction, min_days=tls.min_days
-        ),
-        where=prodcheck_acme.source,
-    )
-
-
-@pytest.mark.checklist("predeploy.ssl-certificates", "testing.ssl-configuration")
-def test_renewal_works_dry_run(prodcheck_acme: AcmeSite, judge: Judge) -> None:
-    """`prodcheck ssl renew --dry-run`: a certificate is obtained for every lineage, none installed."""
-    store = prodcheck_acme.store
-    if store is None:
-        raise MissingEndpoint(
-            "no certificate lineage managed by prodcheck here: set [acme] cert_dir to the "
-            "directory `prodcheck ssl issue` wrote (its renewal/ holds the lineages)"
-        )
-    try:
-        results = acme.renew(store, dry_run=True)
-    except ProdcheckError as exc:
-        results = [acme.RenewOutcome("?", "failed", None, str(exc), error=exc)]
-    judge(checks.check_renewal(results))
-
-
-@pytest.mark.checklist("predeploy.ssl-certificates")
-def test_renewal_scheduled(prodcheck_acme: AcmeSite, judge: Judge) -> None:
-    """A crontab job runs the renewal at least daily (the guide: 0 3 * * *)."""
-    crontab = prodcheck_acme.crontab
-    try:
-        text = crontab.read()
-    except ProdcheckError as exc:
-        result = CheckResult.errored("acme.renewal-scheduled", str(exc))
-    else:
-        result = checks.check_renewal_scheduled(text, source=crontab.description)
-    judge(result)
+def test_check(check: AcmeCheck, prodcheck_acme: AcmeSite, judge: Judge) -> None:
+    # a judgement of the served certificates says where they were fetched
+    judge(check.run(prodcheck_acme), where=prodcheck_acme.source if check.group == "served" else "")

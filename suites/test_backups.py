@@ -13,18 +13,20 @@ What is checked depends on the target:
   does — ``prodcheck backup --all --s3`` into a temp dir (so freshness is true, not assumed),
   ``prodcheck cron install`` into a file-backed crontab, and an old backup is dumped under a
   40-day-old name so that retention has something to prune — and then runs the same checks.
+
+One test per row of :data:`~pytest_prodcheck.backup.check_table.BACKUP_CHECKS`
+(``test_check[backup.fresh.main]`` …), with that row's markers and checklist items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_prodcheck.backup import checks
+from pytest_prodcheck.backup.check_table import BACKUP_CHECKS, BackupCheck, BackupSite
 from pytest_prodcheck.backup.dump import dump_database
 from pytest_prodcheck.backup.manifest import utc_now
 from pytest_prodcheck.backup.naming import Kind
@@ -33,28 +35,14 @@ from pytest_prodcheck.backup.s3 import S3Store
 from pytest_prodcheck.backup.schedule import CrontabBackend, FileCrontab, backend_from, install_job
 from pytest_prodcheck.backup.settings import BackupConfig, backup_config_for_stack
 from pytest_prodcheck.config import Settings
-from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
+from pytest_prodcheck.stack.endpoints import Endpoints
 
 if TYPE_CHECKING:
     from suites.conftest import Judge
 
 pytestmark = [pytest.mark.backups]
 
-KIND_KEYS = {"main": "[database] dsn", "ai": "[database] ai_dsn"}
-
-
-@dataclass(frozen=True)
-class BackupSite:
-    config: BackupConfig
-    crontab: CrontabBackend
-    store: S3Store | None
-
-    def _has(self, kind: Kind) -> bool:
-        return (self.config.main if kind == "main" else self.config.ai) is not None
-
-    def require(self, kind: Kind) -> None:
-        if not self._has(kind):
-            raise MissingEndpoint(f"no {kind} database: set {KIND_KEYS[kind]} in prodcheck.toml")
+CHECKS = BACKUP_CHECKS
 
 
 def _prepare_local(cfg: BackupConfig) -> tuple[CrontabBackend, S3Store | None]:
@@ -103,47 +91,5 @@ def prodcheck_backups(
     yield BackupSite(cfg, backend_from(), store)
 
 
-@pytest.mark.smoke
-@pytest.mark.checklist("backups.test-script", "backups.monitoring")
-@pytest.mark.parametrize("kind", ["main", "ai"])
-def test_latest_backup_is_fresh(kind: Kind, prodcheck_backups: BackupSite, judge: Judge) -> None:
-    """The newest backup of each database is younger than [backup] max_age_hours (26 h)."""
-    prodcheck_backups.require(kind)
-    cfg = prodcheck_backups.config
-    judge(checks.check_freshness(cfg.dir, kind, cfg.max_age_hours))
-
-
-@pytest.mark.smoke
-@pytest.mark.checklist(
-    "backups.restore-procedure", "testing.backup-restore", "predeploy.disaster-recovery"
-)
-@pytest.mark.parametrize("kind", ["main", "ai"])
-def test_latest_backup_restores(kind: Kind, prodcheck_backups: BackupSite, judge: Judge) -> None:
-    """Integrity + a restore drill of the newest backup into a scratch database."""
-    prodcheck_backups.require(kind)
-    cfg = prodcheck_backups.config
-    judge(checks.check_restore_drill(cfg.dir, kind, cfg.admin_for(kind), cfg.pg_bindir))
-
-
-@pytest.mark.checklist("backups.s3-storage")
-@pytest.mark.parametrize("kind", ["main", "ai"])
-def test_s3_copy_identical(kind: Kind, prodcheck_backups: BackupSite, judge: Judge) -> None:
-    """The newest backup has a byte-identical, server-side encrypted copy in S3."""
-    prodcheck_backups.require(kind)
-    if prodcheck_backups.store is None:
-        raise MissingEndpoint("S3 is not configured: set [s3] bucket or AWS_BACKUP_BUCKET")
-    judge(checks.check_s3_copy(prodcheck_backups.config.dir, kind, prodcheck_backups.store))
-
-
-@pytest.mark.checklist("backups.automated", "predeploy.backup-schedule")
-def test_backup_schedule_installed(prodcheck_backups: BackupSite, judge: Judge) -> None:
-    """A backup job is installed and runs at least every max_age_hours."""
-    cfg = prodcheck_backups.config
-    judge(checks.check_schedule(prodcheck_backups.crontab, cfg.max_age_hours))
-
-
-@pytest.mark.checklist("backups.retention")
-def test_retention_applied(prodcheck_backups: BackupSite, judge: Judge) -> None:
-    """Retention is configured and no backup older than retain_days lingers."""
-    cfg = prodcheck_backups.config
-    judge(checks.check_retention(cfg.dir, cfg.retain_days))
+def test_check(check: BackupCheck, prodcheck_backups: BackupSite, judge: Judge) -> None:
+    judge(check.run(prodcheck_backups))

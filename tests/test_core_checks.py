@@ -11,6 +11,11 @@ from pytest_prodcheck.checklist_items import ITEMS
 from pytest_prodcheck.core.checks import CheckSpec, CheckTable, Shared, guard
 from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.core.result import CheckResult
+from pytest_prodcheck.acme.check_table import ACME_CHECKS
+from pytest_prodcheck.backup.check_table import BACKUP_CHECKS
+from pytest_prodcheck.probes.monitoring_checks import MONITORING_CHECKS
+from pytest_prodcheck.probes.pooling_checks import POOLING_CHECKS
+from pytest_prodcheck.probes.security_checks import SECURITY_CHECKS
 from pytest_prodcheck.probes.site_checks import SITE_CHECKS
 
 
@@ -105,7 +110,14 @@ def test_shared_computes_once_across_threads_and_keeps_its_error():
 
 
 # every table of every area: add new tables here
-TABLES: list[CheckTable[object]] = [SITE_CHECKS]  # type: ignore[list-item]
+TABLES: list[CheckTable[object]] = [  # type: ignore[list-item]
+    SITE_CHECKS,
+    MONITORING_CHECKS,
+    SECURITY_CHECKS,
+    POOLING_CHECKS,
+    BACKUP_CHECKS,
+    ACME_CHECKS,
+]
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.area)

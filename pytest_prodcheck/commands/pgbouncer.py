@@ -9,7 +9,8 @@
 
 Sub-commands ``stats``, ``pools``, ``clients``, ``servers``, ``config``, ``databases`` print the
 matching ``SHOW`` as an aligned table (``--json`` for machine use); ``audit`` compares the
-configuration with the expected values and flags prepared-statement risks. The admin DSN comes
+configuration with the expected values, then runs the ``console`` rows of
+:data:`~pytest_prodcheck.probes.pooling_checks.POOLING_CHECKS` (the prepared-statement risk). The admin DSN comes
 from ``--admin-dsn`` or ``[pgbouncer] admin_dsn``; a DSN without a password uses ``PGPASSWORD``.
 Exit codes: 0 ok, 1 a check failed, 2 usage/config error, 3 PgBouncer unreachable.
 """
@@ -27,12 +28,9 @@ from pytest_prodcheck.core.dsn import dsn_password
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.pgbouncer_admin import AdminConsole
 from pytest_prodcheck.core.secrets import mask_text
-from pytest_prodcheck.probes.pgbouncer import (
-    PgBouncerExpected,
-    audit_config,
-    check_prepared_statements,
-    prepares_disabled_by,
-)
+from pytest_prodcheck.probes.pgbouncer import audit_config
+from pytest_prodcheck.probes.pooling_checks import POOLING_CHECKS, PoolingInputs
+from pytest_prodcheck.stack.endpoints import Endpoints
 
 SHOW_COMMANDS = ("stats", "pools", "clients", "servers", "config", "databases")
 
@@ -89,14 +87,15 @@ def run(args: argparse.Namespace) -> int:
     secrets = [dsn_password(dsn) or ""]
     out = sys.stdout
     if args.pgbouncer_command == "audit":
-        expected = PgBouncerExpected.from_settings(settings.pgbouncer if settings else None)
-        disabled = prepares_disabled_by(
-            {}, settings.pgbouncer.prepared_statements_disabled if settings else False
+        # the configuration audit, then the table's checks of the admin console
+        inputs = PoolingInputs(
+            Endpoints(target="external", pgbouncer_admin_dsn=dsn),
+            settings if settings is not None else settings_from_args(args),
         )
-        with AdminConsole(dsn) as console:
-            config, version = console.config(), console.version()
-            results = audit_config(config, console.databases(), expected)
-        results.append(check_prepared_statements(version, config, disabled))
+        snapshot = inputs.console
+        results = audit_config(snapshot.config, snapshot.databases, inputs.expected)
+        results += [check.run(inputs) for check in POOLING_CHECKS.by_group()["console"]]
+        version = snapshot.version
         if args.json:
             payload = {
                 "schema_version": 1,
