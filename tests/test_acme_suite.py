@@ -29,10 +29,10 @@ def prodcheck_stack():
 """
 
 TESTS = (
-    "test_certificate_issued_by_expected_ca",
-    "test_certificate_remaining_lifetime",
-    "test_renewal_works_dry_run",
-    "test_renewal_scheduled",
+    "test_check[acme.issuer]",
+    "test_check[acme.remaining-lifetime]",
+    "test_check[acme.renewal]",
+    "test_check[acme.renewal-scheduled]",
 )
 
 
@@ -117,7 +117,7 @@ def test_suite_fails_when_the_reload_does_not_reload(
     live = env.live_bytes()
     outcomes = _run(pytester, env, nginx_reload_command=["true"])
     stdout = outcomes.pop("_stdout")
-    assert outcomes["test_certificate_issued_by_expected_ca"] == "FAILED", stdout
+    assert outcomes["test_check[acme.issuer]"] == "FAILED", stdout
     assert "unable to get local issuer certificate" in stdout
     _assert_bootstrap_served_again(env, live)
 
@@ -128,7 +128,7 @@ def test_suite_fails_when_nginx_does_not_serve_the_challenges(
     live = env.live_bytes()
     outcomes = _run(pytester, env, webroot=str(make_tempdir("unserved-webroot-")))
     stdout = outcomes.pop("_stdout")
-    assert outcomes["test_certificate_issued_by_expected_ca"] == "FAILED", stdout
-    assert outcomes["test_renewal_works_dry_run"] == "FAILED", stdout
+    assert outcomes["test_check[acme.issuer]"] == "FAILED", stdout
+    assert outcomes["test_check[acme.renewal]"] == "FAILED", stdout
     assert "issuance failed: HTTP-01 validation of" in stdout
     _assert_bootstrap_served_again(env, live)

@@ -83,14 +83,14 @@ def test_suite_passes_on_the_embedded_stack(pytester, env, s3, monkeypatch):
     result = pytester.runpytest("-v", "-p", "no:cacheprovider")
     outcomes = _outcomes(result)
     assert outcomes == {
-        "test_latest_backup_is_fresh[main]": "PASSED",
-        "test_latest_backup_is_fresh[ai]": "PASSED",
-        "test_latest_backup_restores[main]": "PASSED",
-        "test_latest_backup_restores[ai]": "PASSED",
-        "test_s3_copy_identical[main]": "PASSED",
-        "test_s3_copy_identical[ai]": "PASSED",
-        "test_backup_schedule_installed": "PASSED",
-        "test_retention_applied": "PASSED",
+        "test_check[backup.fresh.main]": "PASSED",
+        "test_check[backup.fresh.ai]": "PASSED",
+        "test_check[backup.restorable.main]": "PASSED",
+        "test_check[backup.restorable.ai]": "PASSED",
+        "test_check[backup.s3.main]": "PASSED",
+        "test_check[backup.s3.ai]": "PASSED",
+        "test_check[backup.schedule]": "PASSED",
+        "test_check[backup.retention]": "PASSED",
     }, result.stdout.str()
     report = json.loads((pytester.path / "reports" / "checklist.json").read_text())
     items = {i["id"]: i["status"] for i in report["items"]}
@@ -121,11 +121,11 @@ def test_suite_fails_on_a_stale_deployment(pytester, env, s3, monkeypatch):
     pytester.makepyfile(test_backups=SUITE.read_text())
     result = pytester.runpytest("-v", "-p", "no:cacheprovider")
     outcomes = _outcomes(result)
-    assert outcomes["test_latest_backup_is_fresh[main]"] == "FAILED"
-    assert outcomes["test_latest_backup_is_fresh[ai]"] == "FAILED"
-    assert outcomes["test_latest_backup_restores[main]"] == "PASSED"  # old, but restorable
-    assert outcomes["test_latest_backup_restores[ai]"] == "FAILED"
-    assert outcomes["test_s3_copy_identical[main]"] == "FAILED"
-    assert outcomes["test_backup_schedule_installed"] == "FAILED"
-    assert outcomes["test_retention_applied"] == "PASSED"
+    assert outcomes["test_check[backup.fresh.main]"] == "FAILED"
+    assert outcomes["test_check[backup.fresh.ai]"] == "FAILED"
+    assert outcomes["test_check[backup.restorable.main]"] == "PASSED"  # old, but restorable
+    assert outcomes["test_check[backup.restorable.ai]"] == "FAILED"
+    assert outcomes["test_check[backup.s3.main]"] == "FAILED"
+    assert outcomes["test_check[backup.schedule]"] == "FAILED"
+    assert outcomes["test_check[backup.retention]"] == "PASSED"
     result.stdout.fnmatch_lines(["*30.* h old*"])

@@ -3,16 +3,18 @@ and every area's table links only to checklist items that exist."""
 
 from __future__ import annotations
 
+import re
 import threading
+from pathlib import Path
 
 import pytest
 
+from pytest_prodcheck.acme.check_table import ACME_CHECKS
+from pytest_prodcheck.backup.check_table import BACKUP_CHECKS
 from pytest_prodcheck.checklist_items import ITEMS
 from pytest_prodcheck.core.checks import CheckSpec, CheckTable, Shared, guard
 from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.core.result import CheckResult
-from pytest_prodcheck.acme.check_table import ACME_CHECKS
-from pytest_prodcheck.backup.check_table import BACKUP_CHECKS
 from pytest_prodcheck.probes.monitoring_checks import MONITORING_CHECKS
 from pytest_prodcheck.probes.pooling_checks import POOLING_CHECKS
 from pytest_prodcheck.probes.security_checks import SECURITY_CHECKS
@@ -141,3 +143,73 @@ def test_site_table_drives_the_suites_and_runner():
         "http.rate-limit",
     }
     assert [s.id for s in SITE_CHECKS.by_group()["burst"]] == ["http.rate-limit"]
+
+
+# --- the area tables: what the suites used to state by hand, now derived -------------------------
+
+AREA_MARKERS = {
+    MONITORING_CHECKS: "monitoring",
+    SECURITY_CHECKS: "security",
+    POOLING_CHECKS: "pooling",
+    BACKUP_CHECKS: "backups",
+    ACME_CHECKS: "acme",
+}
+
+
+@pytest.mark.parametrize("table", list(AREA_MARKERS), ids=lambda t: t.area)
+def test_every_area_row_carries_its_area_marker_and_links_an_item(table) -> None:
+    for spec in table:
+        assert AREA_MARKERS[table] in spec.markers, spec.id
+        assert spec.items and spec.title, spec.id
+
+
+def test_smoke_rows_are_the_suites_former_smoke_tests() -> None:
+    def smoke(table: CheckTable[object]) -> set[str]:
+        return {s.id for s in table.marked("smoke")}
+
+    assert smoke(MONITORING_CHECKS) == {"monitoring.app-metrics"}
+    assert smoke(SECURITY_CHECKS) == {
+        "security.https-only",
+        "security.cors",
+        "security.cookies",
+        "security.monitoring-protected",
+        "security.admin-ports",
+        "security.env-file",
+    }
+    assert smoke(POOLING_CHECKS) == set(POOLING_CHECKS.ids()) - {"pgbouncer.overhead"}
+    assert smoke(BACKUP_CHECKS) == {
+        f"backup.{c}.{k}" for c in ("fresh", "restorable") for k in ("main", "ai")
+    }
+    assert smoke(ACME_CHECKS) == {"acme.issuer", "acme.remaining-lifetime"}
+    assert [s.id for s in POOLING_CHECKS.by_group()["console"]] == ["pgbouncer.prepared-statements"]
+
+
+def test_missing_configuration_names_the_key_to_set() -> None:
+    from pytest_prodcheck.backup.check_table import BackupSite
+    from pytest_prodcheck.backup.settings import BackupConfig
+    from pytest_prodcheck.config import Settings
+    from pytest_prodcheck.probes.monitoring_checks import MonitoringInputs
+    from pytest_prodcheck.probes.pooling_checks import PoolingInputs
+    from pytest_prodcheck.probes.security_checks import SecurityInputs
+    from pytest_prodcheck.stack.endpoints import Endpoints, MissingEndpoint
+
+    bare, settings = Endpoints(target="external"), Settings(target="external")
+    cases = [
+        (lambda: MONITORING_CHECKS.get("monitoring.uptime").run(MonitoringInputs(bare, settings)),
+         "uptime_url is not configured: set [monitoring] uptime_url"),
+        (lambda: SECURITY_CHECKS.get("security.admin-ports").run(SecurityInputs(bare, settings)),
+         "no public address to probe: set [security] public_address"),
+        (lambda: SECURITY_CHECKS.get("security.firewall").run(SecurityInputs(bare, settings)),
+         "pass --prodcheck-host-checks"),
+        (lambda: POOLING_CHECKS.get("postgres.seq-scans").run(PoolingInputs(bare, settings)),
+         "postgres_dsn is not configured: set [database] dsn"),
+        (lambda: POOLING_CHECKS.get("pgbouncer.prepared-statements").run(
+            PoolingInputs(bare, settings)),
+         "pgbouncer_admin_dsn is not configured: set [pgbouncer] admin_dsn"),
+        (lambda: BACKUP_CHECKS.get("backup.fresh.ai").run(
+            BackupSite(BackupConfig(None, None, None, Path("/nonexistent")), None, None)),  # type: ignore[arg-type]
+         "no ai database: set [database] ai_dsn"),
+    ]  # fmt: skip
+    for run, message in cases:
+        with pytest.raises(MissingEndpoint, match=re.escape(message)):
+            run()

@@ -122,7 +122,7 @@ def test_prepared_statements_are_accepted_only_when_declared_disabled(
     suite.makefile(
         ".toml", prodcheck='target = "external"\n[pgbouncer]\nadmin_dsn = "${T_PGB_ADMIN}"\n'
     )
-    undeclared = suite.runpytest_subprocess("-k", "prepared_statements")
+    undeclared = suite.runpytest_subprocess("-k", "prepared-statements")
     undeclared.assert_outcomes(failed=1)
     assert "PgBouncer cannot track prepared statements under transaction pooling" in (
         undeclared.stdout.str()
@@ -130,7 +130,7 @@ def test_prepared_statements_are_accepted_only_when_declared_disabled(
     suite.makefile(".toml", prodcheck="")
     suite.makeconftest(CONFTEST_DECLARING_TARGET)
     by_target = suite.runpytest_subprocess(
-        "-k", "prepared_statements", "--prodcheck-report-dir", "out"
+        "-k", "prepared-statements", "--prodcheck-report-dir", "out"
     )
     by_target.assert_outcomes(passed=1)
     evidence = json.loads((suite.path / "out" / "checklist.json").read_text())
