@@ -511,8 +511,19 @@ class ProcessGroup:
             for member in self.members:
                 if member.poll():
                     member.reap()
+            self._kill_stragglers()
         finally:
             self._forget()
+
+    def _kill_stragglers(self, wait: float = 5.0) -> None:
+        """SIGKILL what is left in the group once its members are reaped (a child that ignored
+        SIGTERM); safe because live members keep the group id from being reused."""
+        deadline = time.monotonic() + wait
+        while any(pgid == self.pgid for _, pgid, _ in _watchdog.scan().values()):
+            if time.monotonic() > deadline:
+                break
+            self.signal(signal.SIGKILL)
+            time.sleep(0.05)
 
     def _forget(self) -> None:
         if self.pgid is not None:
