@@ -13,6 +13,8 @@ Per-run reports: ``<report_dir>/load/<profile>-<UTC time>/`` (Locust HTML/CSV/JS
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -30,6 +32,7 @@ from pytest_prodcheck.load.api import (
 )
 from pytest_prodcheck.load.progress import ProgressView
 from pytest_prodcheck.load.runner import Progress, exclusive_load
+from pytest_prodcheck.release.service import baseline_check
 from pytest_prodcheck.stack.containers import container_monitor
 from pytest_prodcheck.stack.endpoints import Endpoints
 
@@ -122,41 +125,84 @@ def load_outcome(
     return outcome
 
 
-def _judge(outcome: LoadOutcome, judge: Judge) -> None:
-    """The run's verdicts are recorded by ``load_outcome``; fail with the threshold table."""
+@pytest.fixture
+def load_baseline(
+    load_outcome: LoadOutcome, prodcheck_settings: Settings, prodcheck_evidence: EvidenceRecorder
+) -> CheckResult | None:
+    """The run against the target's baseline of its profile (``load.baseline`` evidence).
+
+    Only with the history on (``[history] enabled``, the default): the baseline is the run
+    recorded with ``prodcheck load PROFILE --record``, else the newest earlier passing run of the
+    profile with the same users and shape. A regression beyond ``[history]
+    baseline_p95_increase_pct`` / ``baseline_rps_decrease_pct`` fails the test; no baseline (or
+    a history that cannot be read) is ``n/a`` with the reason, never a failure of the site.
+    """
+    if not (prodcheck_settings.history.enabled and load_outcome.valid):
+        return None
+    try:
+        summary = json.loads(load_outcome.summary_path.read_text())
+        check = baseline_check(prodcheck_settings, summary, os.environ)
+    except (OSError, ValueError, ProdcheckError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        check = CheckResult.not_applicable(
+            "load.baseline", f"not compared: {why}", "a readable history"
+        )
+    return prodcheck_evidence.check(check)
+
+
+def _judge(outcome: LoadOutcome, judge: Judge, baseline: CheckResult | None = None) -> None:
+    """The run's verdicts are recorded by ``load_outcome``; fail with the threshold table (and
+    the comparison with the baseline when it regressed)."""
     __tracebackhide__ = True
-    judge.summary(outcome.ok, "load thresholds failed:", outcome.lines())
+    lines = outcome.lines()
+    regressed = baseline is not None and not baseline.ok
+    if baseline is not None and regressed:
+        lines = [*lines, f"✗ vs baseline: {baseline.observed}"]
+    headline = (
+        "load thresholds failed:" if not outcome.ok else "load regressed against its baseline:"
+    )
+    judge.summary(outcome.ok and not regressed, headline, lines)
 
 
 @pytest.mark.smoke
 @pytest.mark.checklist("testing.smoke")
-def test_load_smoke(load_outcome: LoadOutcome, judge: Judge) -> None:
+def test_load_smoke(
+    load_outcome: LoadOutcome, load_baseline: CheckResult | None, judge: Judge
+) -> None:
     """Smoke: 10 users, 2 minutes; the guide's thresholds."""
-    _judge(load_outcome, judge)
+    _judge(load_outcome, judge, load_baseline)
 
 
 @pytest.mark.baseline
 @pytest.mark.checklist("testing.baseline-load", "predeploy.load-baseline")
-def test_load_baseline(load_outcome: LoadOutcome, judge: Judge) -> None:
+def test_load_baseline(
+    load_outcome: LoadOutcome, load_baseline: CheckResult | None, judge: Judge
+) -> None:
     """Baseline: 50 users, 10 minutes; its summary.json is the baseline of this release."""
-    _judge(load_outcome, judge)
+    _judge(load_outcome, judge, load_baseline)
 
 
 @pytest.mark.stress
 @pytest.mark.checklist("testing.stress")
-def test_load_stress(load_outcome: LoadOutcome, judge: Judge) -> None:
+def test_load_stress(
+    load_outcome: LoadOutcome, load_baseline: CheckResult | None, judge: Judge
+) -> None:
     """Stress: users stepped up to 200 over 15 minutes; passes when the knee is >= 200 users."""
-    _judge(load_outcome, judge)
+    _judge(load_outcome, judge, load_baseline)
 
 
 @pytest.mark.spike
 @pytest.mark.checklist("testing.stress")
-def test_load_spike(load_outcome: LoadOutcome, judge: Judge) -> None:
+def test_load_spike(
+    load_outcome: LoadOutcome, load_baseline: CheckResult | None, judge: Judge
+) -> None:
     """Spike: 500 users arriving within 5 s, held for 5 minutes."""
-    _judge(load_outcome, judge)
+    _judge(load_outcome, judge, load_baseline)
 
 
 @pytest.mark.endurance
-def test_load_endurance(load_outcome: LoadOutcome, judge: Judge) -> None:
+def test_load_endurance(
+    load_outcome: LoadOutcome, load_baseline: CheckResult | None, judge: Judge
+) -> None:
     """Endurance: 100 users for 60 minutes; also fails on drift from first to last tenth."""
-    _judge(load_outcome, judge)
+    _judge(load_outcome, judge, load_baseline)

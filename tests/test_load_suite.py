@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,42 @@ def test_a_run_that_cannot_judge_the_site_is_an_error_not_a_failure(tmp_path):
     assert item["status"] == "error"
     run = next(e for e in item["evidence"] if e["name"] == "load.run")
     assert run["status"] == "error" and "unreachable" in run["message"]
+
+
+def _seed_baseline(tmp_path: Path, url: str, p95: float, rps: float) -> None:
+    """A passing smoke run of this target yesterday, recorded with ``--record`` as its baseline."""
+    from datetime import UTC, datetime, timedelta
+
+    from _history_env import run_record, summary
+
+    from pytest_prodcheck.history import DirStore
+
+    at = datetime.now(UTC) - timedelta(days=1)
+    load = summary("smoke", at, p95=p95, p99=p95 * 2, rps=rps, users=10)
+    record = run_record(at, {"testing.smoke": "passed"}, url=url, loads=[load],
+                        baseline_profiles=["smoke"])  # fmt: skip
+    DirStore(tmp_path / "reports" / "history").append(record)
+
+
+def test_a_run_that_regressed_against_its_baseline_fails_with_the_comparison(target, tmp_path):
+    _seed_baseline(tmp_path, target.url, p95=0.2, rps=100000.0)  # nobody is that fast
+    res = _pytest(tmp_path, target.url, "-m", "smoke and load")
+    assert res.returncode == 1, res.stdout[-3000:]
+    assert "load regressed against its baseline:" in res.stdout
+    assert re.search(r"p95 [\d.]+ ms vs baseline 0\.2 ms \(\+\d+ %\) > \+25 % allowed", res.stdout)
+    item = _item(tmp_path, "testing.smoke")
+    assert item["status"] == "failed"
+    base = next(e for e in item["evidence"] if e["name"] == "load.baseline")
+    assert base["status"] == "fail" and "vs baseline" in base["observed"]
+
+
+def test_a_run_within_its_baseline_passes_and_shows_the_comparison(target, tmp_path):
+    _seed_baseline(tmp_path, target.url, p95=60000.0, rps=0.01)  # nobody is that slow
+    res = _pytest(tmp_path, target.url, "-m", "smoke and load")
+    assert res.returncode == 0, res.stdout[-3000:]
+    base = next(e for e in _item(tmp_path, "testing.smoke")["evidence"]
+                if e["name"] == "load.baseline")  # fmt: skip
+    assert base["status"] == "pass" and "vs baseline 60000 ms" in base["observed"]
 
 
 def _item(tmp_path: Path, item_id: str) -> dict:
