@@ -192,6 +192,7 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 EVIDENCE_KEY = pytest.StashKey[EvidenceRecorder]()
 REPORTER_KEY = pytest.StashKey[ChecklistReporter]()
 CONFIG_CHOICE_KEY = pytest.StashKey[ConfigChoice]()
+COLLECTED_SENT_KEY = pytest.StashKey[bool]()  # an xdist worker sent its collected ids
 
 
 def _dest(flag: str) -> str:
@@ -375,6 +376,12 @@ def pytest_runtest_makereport(
         rep.longrepr = MaskedLongrepr(line, where)  # type: ignore[assignment]
     mask_report(rep, secrets)
     ids = checklist_ids(item)
+    if hasattr(item.config, "workerinput") and not item.config.stash.get(COLLECTED_SENT_KEY, False):
+        # an xdist worker's first report carries what it collected: the controller collects
+        # nothing, and an interrupted run must count the linked tests that never started
+        item.config.stash[COLLECTED_SENT_KEY] = True
+        collected = {i.nodeid: list(c) for i in item.session.items if (c := checklist_ids(i))}
+        rep.user_properties.append((PROP, json.dumps({"collected": collected})))
     if ids:
         payload: dict[str, Any] = {"checklist": list(ids)}
         recorder = item.stash.get(EVIDENCE_KEY, None)

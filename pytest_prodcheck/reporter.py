@@ -165,6 +165,10 @@ class ChecklistReporter:
                 continue  # someone else's "prodcheck" property
             if not isinstance(data, dict):
                 continue
+            for nodeid, ids in dict(data.get("collected") or {}).items():  # an xdist worker's
+                self.collected.setdefault(str(nodeid), tuple(str(i) for i in ids))
+            if "checklist" not in data:
+                continue
             state.ids = tuple(data.get("checklist", state.ids))
             state.evidence.extend(Evidence.from_dict(e) for e in data.get("evidence", []))
             if data.get("site_url"):

@@ -188,3 +188,59 @@ def test_sigint_mid_run_in_a_real_process(tmp_path: Path) -> None:
     assert items["testing.smoke"]["status"] == "error"
     assert items["testing.stress"]["status"] == "error"
     assert check_report_dir(tmp_path / "reports") is not None
+
+
+XDIST_SUITE = """
+import os, time
+import pytest
+
+@pytest.mark.checklist("security.https-only")
+def test_a_passes():
+    pass
+
+@pytest.mark.checklist("testing.smoke")
+def test_b_runs_when_the_run_is_stopped():
+    open({started!r}, "w").close()
+    time.sleep(60)
+
+@pytest.mark.checklist("testing.stress")
+@pytest.mark.parametrize("n", range(30))
+def test_c_later(n):
+    time.sleep(0.2)
+"""
+
+
+def test_sigint_under_xdist_counts_the_tests_that_never_started(tmp_path: Path) -> None:
+    """The controller collects nothing under xdist: the workers' first reports tell it what they
+    collected, so linked tests that never started are errors too, never ``not_run``."""
+    started = tmp_path / "started"
+    (tmp_path / "test_suite.py").write_text(XDIST_SUITE.format(started=str(started)))
+    env = {**os.environ, "PYTEST_ADDOPTS": "-p no:locust -p no:cacheprovider"}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "load",
+           "--prodcheck-report-dir", "reports", "test_suite.py"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the stopping test never started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, text
+    report = _report(tmp_path)
+    assert report["verdict"] == "NO-GO" and report["run"]["interrupted"] is True
+    items = _items(report)
+    assert items["security.https-only"]["status"] == "passed", text
+    assert items["testing.smoke"]["status"] == "error"
+    stress = items["testing.stress"]
+    assert stress["status"] == "error"
+    never = [t for t in stress["tests"] if t["message"] == "not run: the run was interrupted"]
+    assert never, stress["tests"]  # the ones no worker had started
+    assert len(stress["tests"]) == 30  # every collected test is accounted for
