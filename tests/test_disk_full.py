@@ -118,6 +118,7 @@ def test_history_into_a_full_directory(pytester: pytest.Pytester) -> None:
         result = pytester.runpytest("-m", "smoke")
         [line] = [ln for ln in result.outlines if ln.startswith("prodcheck: ERROR")]
         assert "reports/history/" in line and "disk full" in line and FREE.search(line), line
+        assert "[history] dir" in line and "--dir" not in line, line  # names the right setting
         assert _files(d) == before  # the older record intact, nothing staged left
         assert len(store.read().records) == 1
 
@@ -130,4 +131,5 @@ def test_history_store_disk_full_is_one_line(tmp_path: Path) -> None:
             DirStore(d).append(record)
         msg = str(exc.value)
         assert "\n" not in msg and str(d) in msg and "disk full" in msg and FREE.search(msg)
+        assert msg.endswith("free space or set [history] dir to a larger filesystem"), msg
         assert [p.name for p in d.iterdir()] == ["filler"]  # nothing staged left

@@ -130,16 +130,18 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
-def disk_full_error(path: Path, exc: OSError) -> ToolError:
-    """The one-line error for a full disk at ``path``."""
+BACKUP_DIR_FIX = "free space or point --dir at a larger filesystem"
+
+
+def disk_full_error(path: Path, exc: OSError, fix: str = BACKUP_DIR_FIX) -> ToolError:
+    """The one-line error for a full disk at ``path``; ``fix``: what to do (names the setting)."""
     try:
         free = shutil.disk_usage(path.parent).free
         left = f"{free / 1e6:.1f} MB free"
     except OSError:
         left = "free space unknown"
     return ToolError(
-        f"disk full while writing {path} ({left}): nothing was kept from this attempt; "
-        "free space or point --dir at a larger filesystem"
+        f"disk full while writing {path} ({left}): nothing was kept from this attempt; {fix}"
     )
 
 
@@ -181,17 +183,22 @@ def _replacing(path: Path, mode: int, owner: tuple[int, int] | None) -> Iterator
 
 @contextlib.contextmanager
 def atomic_file(
-    path: Path, *, mode: int = 0o600, owner: tuple[int, int] | None = None
+    path: Path,
+    *,
+    mode: int = 0o600,
+    owner: tuple[int, int] | None = None,
+    disk_full_fix: str = BACKUP_DIR_FIX,
 ) -> Iterator[IO[bytes]]:
     """Open a temp file (``mode``, ``owner=(uid, gid)``) next to ``path``; on success fsync +
-    rename, on error delete it. Any OSError becomes a one-line ToolError (disk full: space left).
+    rename, on error delete it. Any OSError becomes a one-line ToolError (disk full: space left
+    and ``disk_full_fix``).
     """
     try:
         with _replacing(path, mode, owner) as fh:
             yield fh
     except OSError as exc:
         if exc.errno in DISK_FULL:
-            raise disk_full_error(path, exc) from exc
+            raise disk_full_error(path, exc, disk_full_fix) from exc
         raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 

@@ -30,6 +30,8 @@ from pytest_prodcheck.core.errors import ConfigError, ToolError
 from pytest_prodcheck.core.files import DISK_FULL, atomic_file, disk_full_error, fsync_dir
 from pytest_prodcheck.history.records import HistoryRecord, RecordProblem, parse_record
 
+DISK_FULL_FIX = "free space or set [history] dir to a larger filesystem"
+
 if TYPE_CHECKING:
     from pytest_prodcheck.backup.s3 import S3Config
 
@@ -136,7 +138,8 @@ class DirStore:
         self._ensure()
         staged = self.directory / f".{record_name(record)}.{os.getpid()}.staged"
         try:
-            with atomic_file(staged) as fh:  # fsync'd, renamed into place only when complete
+            # fsync'd, renamed into place only when complete
+            with atomic_file(staged, disk_full_fix=DISK_FULL_FIX) as fh:
                 fh.write(data)
             for n in range(1, 1000):
                 final = self.directory / record_name(record, n)
@@ -146,7 +149,7 @@ class DirStore:
                     continue
                 except OSError as exc:
                     if exc.errno in DISK_FULL:
-                        raise disk_full_error(final, exc) from exc
+                        raise disk_full_error(final, exc, DISK_FULL_FIX) from exc
                     if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP):
                         raise ToolError(f"cannot store {final}: {exc.strerror or exc}") from exc
                     # no hard links on this filesystem: exclusive create + copy
