@@ -78,3 +78,29 @@ def test_bad_nonce_retries_are_bounded(hostile: PebbleServer) -> None:
     with pytest.raises(acme.OrderRejected) as info:
         client.issue(("shop.test",), Path(webroot))
     assert "badNonce" in str(info.value) and "account registration" in str(info.value)
+
+
+def test_stale_challenges_of_this_account_are_swept(tmp_path: Path) -> None:
+    """A SIGKILLed issuance skips its ``finally``: the next one removes what it left, only that."""
+    import os
+    import time
+
+    from pytest_prodcheck.acme.client import sweep_stale_challenges
+
+    thumb = "T" * 43
+    now = time.time()
+
+    def token(name: str, content: str, age_s: float) -> Path:
+        path = tmp_path / name
+        path.write_text(content)
+        os.utime(path, (now - age_s, now - age_s))
+        return path
+
+    ours_old = token("tokA", f"tokA.{thumb}", 3600)
+    ours_fresh = token("tokB", f"tokB.{thumb}", 10)  # a concurrent issuance's live token
+    foreign = token("tokC", f"tokC.{'U' * 43}", 3600)  # another ACME client's
+    mismatch = token("tokD", f"tokX.{thumb}", 3600)  # content that is not this file's
+    assert sweep_stale_challenges(tmp_path, thumb, 300, now=now) == [ours_old]
+    assert not ours_old.exists()
+    assert ours_fresh.exists() and foreign.exists() and mismatch.exists()
+    assert sweep_stale_challenges(tmp_path / "missing", thumb, 300) == []

@@ -328,3 +328,26 @@ def test_challenge_dir_is_readable_by_the_web_server(
 ) -> None:
     target = Path(env.nginx.webroot) / ".well-known" / "acme-challenge"
     assert stat.S_IMODE(target.stat().st_mode) & 0o005 == 0o005
+
+
+def test_a_killed_runs_challenge_file_is_removed_by_the_next_issue(
+    env: AcmeEnv, first: acme.IssueOutcome
+) -> None:
+    """What a SIGKILLed ``ssl renew`` leaves in the webroot (its token) goes with the next one."""
+    import os
+    import time
+
+    from josepy import b64
+    from josepy.jwk import JWKEC
+
+    account = env.store.account_path(env.pebble.directory_url)
+    key = JWKEC.json_loads(json.dumps(json.loads(account.read_text())["key"]))
+    thumb = b64.b64encode(key.thumbprint()).decode()
+    target = Path(env.nginx.webroot) / ".well-known" / "acme-challenge"
+    left = target / "leftOverToken123"
+    left.write_text(f"{left.name}.{thumb}")
+    old = time.time() - 3600
+    os.utime(left, (old, old))
+    env.issue_and_wait()
+    assert not left.exists()
+    assert list(target.iterdir()) == []  # the new issue's own tokens are gone too

@@ -32,6 +32,7 @@ from acme import challenges, client, crypto_util, messages
 from acme import errors as acme_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from josepy import b64
 from josepy.errors import DeserializationError
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
@@ -98,6 +99,37 @@ def prepare_webroot(webroot: Path) -> Path:
             f"{target}; fix its permissions or pass --webroot"
         ) from None
     return target
+
+
+def sweep_stale_challenges(
+    challenge_dir: Path, thumbprint: str, older_than_s: float, now: float | None = None
+) -> list[Path]:
+    """Remove HTTP-01 challenge files a killed earlier run of this account left behind.
+
+        >>> sweep_stale_challenges(webroot / ".well-known/acme-challenge", thumb, 300)
+        [PosixPath('.../acme-challenge/Xy9…')]        # what was removed
+
+    A file is ours when its content is ``<its name>.<thumbprint>`` (the key authorisation of
+    this account); only files older than ``older_than_s`` go, so a concurrent issuance's live
+    token is never touched. Another client's files are left alone.
+    """
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    with contextlib.suppress(OSError):
+        for path in challenge_dir.iterdir():
+            try:
+                st = path.lstat()
+                if not path.is_file() or path.is_symlink() or st.st_size > 512:
+                    continue
+                if now - st.st_mtime < older_than_s:
+                    continue
+                if path.read_bytes().strip() != f"{path.name}.{thumbprint}".encode():
+                    continue
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                continue
+    return removed
 
 
 class _RetryingNetwork(client.ClientNetwork):
@@ -224,6 +256,9 @@ class AcmeClient:
         challenge_dir = prepare_webroot(webroot)
         acme = self.connect()
         assert self._account_key is not None
+        thumbprint = b64.b64encode(self._account_key.thumbprint()).decode()
+        # a SIGKILLed run skips the ``finally`` below: its tokens go now (never a live one)
+        sweep_stale_challenges(challenge_dir, thumbprint, max(2 * self.timeout_s, 300.0))
         started = time.monotonic()
         deadline = started + self.timeout_s
         written: list[Path] = []
@@ -387,4 +422,5 @@ __all__ = [
     "IssuedCertificate",
     "generate_key",
     "prepare_webroot",
+    "sweep_stale_challenges",
 ]
