@@ -144,43 +144,35 @@ def test_interrupt_reason() -> None:
     )
 
 
-def test_sigint_mid_run_in_a_real_process(tmp_path: Path) -> None:
-    """The issue's drill: Ctrl-C (SIGINT) while a linked fixture is being set up."""
-    started = tmp_path / "started"
-    (tmp_path / "test_suite.py").write_text(
-        SUITE.format(
-            stop=f"open({str(started)!r}, 'w').close(); time.sleep(60)",
-        )
-    )
+def _sigint_when_started(tmp_path: Path, started: Path, *pytest_args: str) -> tuple[int, str]:
+    """Run ``pytest -q … test_suite.py`` in ``tmp_path``; SIGINT it once ``started`` exists."""
     env = {**os.environ, "PYTEST_ADDOPTS": "-p no:locust -p no:cacheprovider"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "--prodcheck-report-dir",
-            "reports",
-            "test_suite.py",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    cmd = [sys.executable, "-m", "pytest", "-q", *pytest_args,
+           "--prodcheck-report-dir", "reports", "test_suite.py"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while not started.exists():
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the slow fixture never started"
+            assert time.monotonic() < deadline, f"{started.name} never appeared"
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out.decode(errors="replace")
+    return proc.returncode, out.decode(errors="replace")
+
+
+def test_sigint_mid_run_in_a_real_process(tmp_path: Path) -> None:
+    """The issue's drill: Ctrl-C (SIGINT) while a linked fixture is being set up."""
+    started = tmp_path / "started"
+    stop = f"open({str(started)!r}, 'w').close(); time.sleep(60)"
+    (tmp_path / "test_suite.py").write_text(SUITE.format(stop=stop))
+    code, out = _sigint_when_started(tmp_path, started)
+    assert code == pytest.ExitCode.INTERRUPTED, out
     report = _report(tmp_path)
     assert report["verdict"] == "NO-GO"
     assert report["run"]["interrupted"] is True
@@ -215,25 +207,8 @@ def test_sigint_under_xdist_counts_the_tests_that_never_started(tmp_path: Path) 
     collected, so linked tests that never started are errors too, never ``not_run``."""
     started = tmp_path / "started"
     (tmp_path / "test_suite.py").write_text(XDIST_SUITE.format(started=str(started)))
-    env = {**os.environ, "PYTEST_ADDOPTS": "-p no:locust -p no:cacheprovider"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "load",
-           "--prodcheck-report-dir", "reports", "test_suite.py"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not started.exists():
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the stopping test never started"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    text = out.decode(errors="replace")
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, text
+    code, text = _sigint_when_started(tmp_path, started, "-n", "2", "--dist", "load")
+    assert code == pytest.ExitCode.INTERRUPTED, text
     report = _report(tmp_path)
     assert report["verdict"] == "NO-GO" and report["run"]["interrupted"] is True
     items = _items(report)
