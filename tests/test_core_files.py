@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from pytest_prodcheck.core import files
 from pytest_prodcheck.core.errors import ToolError
 from pytest_prodcheck.core.files import (
     atomic_file,
+    exchange_paths,
     is_temp_name,
     replace_file,
     write_text_atomic,
@@ -81,3 +87,57 @@ def test_temp_names_are_hidden_and_never_a_backup_name() -> None:
     name = ".main_db_20250128_120000.sql.gz.abc123.partial"
     assert is_temp_name(name) and parse_name(name) is None
     assert not is_temp_name("main_db_20250128_120000.sql.gz")
+
+
+def _shm_or_skip() -> Path:
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK | os.X_OK)):
+        pytest.skip("no writable /dev/shm (tmpfs)")
+    return shm
+
+
+@pytest.mark.parametrize("fs", ["tmp_path", "tmpfs"])
+def test_exchange_paths_swaps_two_directories_in_one_step(fs: str, tmp_path: Path) -> None:
+    base = tmp_path if fs == "tmp_path" else Path(tempfile.mkdtemp(dir=_shm_or_skip()))
+    try:
+        a, b = base / "a", base / "b"
+        a.mkdir()
+        b.mkdir()
+        (a / "f").write_text("A")
+        (b / "f").write_text("B")
+        ino_a, ino_b = a.stat().st_ino, b.stat().st_ino
+        assert exchange_paths(a, b) is True
+        assert (a / "f").read_text() == "B" and (b / "f").read_text() == "A"
+        assert (a.stat().st_ino, b.stat().st_ino) == (ino_b, ino_a)
+        with pytest.raises(FileNotFoundError) as info:  # both must exist; nothing changed
+            exchange_paths(a, base / "missing")
+        assert info.value.filename == str(a) and info.value.filename2 == str(base / "missing")
+        assert (a / "f").read_text() == "B"
+    finally:
+        if fs == "tmpfs":
+            shutil.rmtree(base)
+
+
+def test_exchange_paths_reports_unsupported_as_false(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "f").write_text("A")
+
+    def refusing(errnum: int) -> object:
+        def call(*_args: object) -> int:
+            ctypes.set_errno(errnum)
+            return -1
+
+        return lambda: call
+
+    for unsupported in (errno.EINVAL, errno.ENOSYS):  # filesystem / kernel without the flag
+        monkeypatch.setattr(files, "_renameat2", refusing(unsupported))
+        assert exchange_paths(tmp_path / "a", tmp_path / "b") is False
+    monkeypatch.setattr(files, "_renameat2", refusing(errno.EACCES))
+    with pytest.raises(PermissionError):
+        exchange_paths(tmp_path / "a", tmp_path / "b")
+    monkeypatch.setattr(files, "_renameat2", lambda: None)  # libc without renameat2
+    assert exchange_paths(tmp_path / "a", tmp_path / "b") is False
+    assert (tmp_path / "a" / "f").read_text() == "A"

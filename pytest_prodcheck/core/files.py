@@ -17,18 +17,24 @@ briefly. :func:`atomic_file` and :func:`write_text_atomic` turn a failed write i
 partial file is removed, so no half-written backup is ever left behind. :func:`replace_file`
 lets the ``OSError`` through, for callers that name their own fix (the report directory, the
 certificate store).
+
+:func:`exchange_paths` swaps two directories in one atomic step (Linux ``renameat2`` with
+``RENAME_EXCHANGE``), for replacing a whole set of files at once (the certificate store's live
+lineage); it returns ``False`` where the kernel, libc or filesystem cannot do that.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
+import functools
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -36,6 +42,10 @@ from pytest_prodcheck.core.errors import ConfigError, ToolError
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 TEMP_SUFFIX = ".partial"
+_AT_FDCWD = -100  # <fcntl.h>
+_RENAME_EXCHANGE = 2  # <linux/fs.h>
+#: errnos meaning "this kernel / filesystem has no RENAME_EXCHANGE" (not "this exchange failed")
+_EXCHANGE_UNSUPPORTED = (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
 
 
 def is_temp_name(name: str) -> bool:
@@ -219,3 +229,35 @@ def replace_file(
     payload = data.encode() if isinstance(data, str) else data
     with _replacing(path, mode, owner) as fh:
         fh.write(payload)
+
+
+@functools.cache
+def _renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
+    """libc's ``renameat2`` (glibc >= 2.28), or ``None`` where libc has none (musl, macOS)."""
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap ``a`` and ``b`` (both must exist) in one atomic step; ``False`` if unsupported.
+
+    ``renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE)``: a reader (or a crash) sees either
+    the old pair of names or the swapped one, never a moment where ``b`` is missing. ``False``
+    (nothing changed) where libc has no ``renameat2`` or the kernel/filesystem refuses the flag
+    (ENOSYS, EINVAL, EOPNOTSUPP); any other failure is an ``OSError`` naming ``a`` and ``b``.
+    The caller fsyncs the parent directory.
+    """
+    func = _renameat2()
+    if func is None:
+        return False
+    if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _EXCHANGE_UNSUPPORTED:
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
