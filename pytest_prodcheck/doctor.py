@@ -224,7 +224,7 @@ def check_acme_directory(url: str, ca_bundle: str | None) -> Finding:
     return Finding(
         "acme directory",
         ok,
-        f"{url} answered {response.status_code}",
+        f"{mask_text(url)} answered {response.status_code}",
         "" if ok else "check --directory / [acme] directory and outbound HTTPS",
     )
 

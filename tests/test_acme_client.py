@@ -9,7 +9,7 @@ import pytest
 import requests
 from acme import messages
 
-from pytest_prodcheck import acme
+from pytest_prodcheck import acme, cli
 from pytest_prodcheck.acme.client import _raise_from_problem, _short, generate_key
 from pytest_prodcheck.acme.service import dry_run_directory
 from pytest_prodcheck.core.errors import ConfigError
@@ -59,6 +59,26 @@ def test_client_argument_errors() -> None:
         acme.AcmeClient("ftp://acme.test/dir")
     with pytest.raises(ConfigError, match="does not exist"):
         acme.AcmeClient("https://acme.test/dir", ca_bundle="/nonexistent/ca.pem")
+
+
+def test_credentials_in_the_directory_url_are_refused_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They would be written into the account path and the renewal config (found by
+    tests/test_secrets_grep.py): refused before anything is written, the password masked."""
+    url = "https://bob:s3cretPw@127.0.0.1:1/dir"
+    for make in (
+        lambda: acme.AcmeClient(url),
+        lambda: acme.IssueRequest.build("shop.test", "a@shop.test", directory=url, webroot="w"),
+    ):
+        with pytest.raises(ConfigError, match="credentials in the directory URL") as exc:
+            make()
+        assert "s3cretPw" not in str(exc.value) and "bob:***@127.0.0.1" in str(exc.value)
+    code = cli.main(["ssl", "issue", "shop.test", "a@shop.test", "--directory", url,
+                     "--webroot", str(tmp_path / "www"), "--cert-dir", str(tmp_path / "ssl")])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 2 and "credentials in the directory URL" in err
+    assert "s3cretPw" not in out + err and not (tmp_path / "ssl").exists()
 
 
 def test_dry_run_of_letsencrypt_production_goes_to_staging() -> None:

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from acme import challenges, client, crypto_util, messages
@@ -48,6 +49,7 @@ from pytest_prodcheck.acme.errors import (
 )
 from pytest_prodcheck.core.errors import ConfigError
 from pytest_prodcheck.core.files import replace_file
+from pytest_prodcheck.core.secrets import mask_text
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -160,6 +162,28 @@ def _raise_from_problem(error: messages.Error, stage: str) -> None:
     raise OrderRejected(f"the CA rejected the {stage} ({_problem(error)})") from None
 
 
+def check_directory_url(url: str) -> None:
+    """:class:`ConfigError` unless ``url`` is an http(s) URL without ``user:password@``.
+
+    ACME authenticates with the account key, never with HTTP credentials; a password in the
+    directory URL would end up in the account's path, the renewal config and every message
+    naming the CA, so it is refused (masked) before anything is written.
+
+    >>> check_directory_url("https://bob:s3cret@acme.example/dir")
+    Traceback (most recent call last):
+    ConfigError: ACME directory 'https://bob:***@acme.example/dir': credentials in the ...
+    """
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError(f"ACME directory {mask_text(url)!r} is not an http(s) URL")
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"ACME directory {mask_text(url)!r}: credentials in the directory URL are not "
+            "supported (ACME authenticates with the account key; they would be written into "
+            "the account path and the renewal config)"
+        )
+
+
 class AcmeClient:
     """One ACME account at one CA; :meth:`issue` obtains certificates for it.
 
@@ -177,8 +201,7 @@ class AcmeClient:
         timeout_s: float = 90.0,
         network_timeout_s: int = 30,
     ) -> None:
-        if not directory_url.startswith(("https://", "http://")):
-            raise ConfigError(f"ACME directory {directory_url!r} is not an http(s) URL")
+        check_directory_url(directory_url)
         if ca_bundle is not None and not Path(ca_bundle).is_file():
             raise ConfigError(f"CA bundle {ca_bundle} does not exist: pass an existing PEM file")
         self.directory_url = directory_url

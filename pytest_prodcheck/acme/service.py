@@ -27,6 +27,7 @@ from pytest_prodcheck.acme.client import (
     LETSENCRYPT_STAGING,
     AcmeClient,
     IssuedCertificate,
+    check_directory_url,
 )
 from pytest_prodcheck.acme.errors import AcmeError, ReloadFailed
 from pytest_prodcheck.acme.names import certificate_names
@@ -65,6 +66,7 @@ class IssueRequest:
     ) -> IssueRequest:
         """Validate everything that can be checked before talking to the CA."""
         names = certificate_names(domain, extra_names, defaults=default_subdomains)
+        check_directory_url(directory)
         if key_type not in KEY_TYPES:
             raise ConfigError(f"--key-type {key_type!r}: use one of {', '.join(KEY_TYPES)}")
         if email is not None and (email.count("@") != 1 or " " in email or "." not in email):
