@@ -52,3 +52,16 @@ def test_wrong_name_fails_verification(site, tmp_path):
     assert not v["load.error_rate"].ok and v["load.error_rate"].observed == 1.0
     assert any("CERTIFICATE_VERIFY_FAILED" in str(e.get("error")) or "hostname" in
                str(e.get("error")).lower() for e in outcome.run.errors)  # fmt: skip
+
+
+def test_credentials_in_a_resolved_site_url_are_refused_like_any_other():
+    """A resolve entry used to drop ``user:secret@`` silently (the run went on unauthenticated)."""
+    from pytest_prodcheck.core.errors import ConfigError
+    from pytest_prodcheck.load.runner import check_reachable
+
+    host, header = target_from_endpoints("https://admin:Zq9secret@shop.test:8443",
+                                         ("shop.test:8443:127.0.0.1",))  # fmt: skip
+    assert (host, header) == ("https://admin:Zq9secret@127.0.0.1:8443", "shop.test")
+    with pytest.raises(ConfigError, match="credentials in the load URL") as info:
+        check_reachable(host)
+    assert "Zq9secret" not in str(info.value)

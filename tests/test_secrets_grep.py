@@ -12,8 +12,8 @@ every byte they wrote is searched for it. Zero hits.
   ``live/*/privkey.pem`` and ``archive/*/*/privkey.pem``. A directory URL carrying the password
   is refused (it would name the account's directory).
 - Load (``test_load_runs_hold_no_secret``): real short Locust runs (CLI and the load suite)
-  whose URL carries the password as basic-auth (``http://admin:PW@…``: with a resolve entry the
-  run goes ahead without it, without one it is refused) and whose config DSNs hold it.
+  whose config DSNs hold the password; a load URL carrying it as basic-auth
+  (``http://admin:PW@…``, resolved by a resolve entry or not) is refused, masked.
 
 Searched: stdout and stderr of every command; every file under the work dirs (reports
 md/json/html, history records, Locust html/csv/json/log, summary.json, progress, backups and
@@ -313,11 +313,12 @@ def test_load_runs_hold_no_secret(load_target: Target) -> None:
 
 def _load_runs(target: Target, work: Path) -> None:
     port = urlsplit(target.url).port
-    named = f"http://admin:{SECRET}@shop.test:{port}"  # resolved below: run without the password
+    plain = f"http://shop.test:{port}"  # resolved below
+    named = f"http://admin:{SECRET}@shop.test:{port}"  # refused, resolved or not
     literal = f"http://admin:{SECRET}@127.0.0.1:{port}"  # refused: credentials in the load URL
     resolve = f"shop.test:{port}:127.0.0.1"
     (work / "prodcheck.toml").write_text(
-        f'url = "{named}"\nresolve = ["{resolve}"]\n'
+        f'url = "{plain}"\nresolve = ["{resolve}"]\n'
         f'[database]\ndsn = "postgresql://app:{SECRET}@127.0.0.1:{free_port()}/ecommerce"\n'
         f'[pgbouncer]\nadmin_dsn = "postgresql://pgbouncer:{SECRET}@127.0.0.1:1/pgbouncer"\n'
         "[load]\nwait_min = 0.05\nwait_max = 0.2\nmin_rps = 5\n"
@@ -341,10 +342,14 @@ def _load_runs(target: Target, work: Path) -> None:
              "-p", "no:cacheprovider", "--prodcheck-target", "external",
              "--prodcheck-config", str(work / "prodcheck.toml"),
              "--prodcheck-load-duration", "3"]  # fmt: skip
-    ran = _run(outputs, [*suite, "--prodcheck-url", named, "--prodcheck-resolve", resolve,
+    ran = _run(outputs, [*suite, "--prodcheck-url", plain, "--prodcheck-resolve", resolve,
                          "--prodcheck-report-dir", str(work / "suite")],
                e, work, "suite, resolved")  # fmt: skip
     assert ran.returncode == 0, ran.stdout[-3000:]
+    refused = _run(outputs, [*suite, "--prodcheck-url", named, "--prodcheck-resolve", resolve,
+                             "--prodcheck-report-dir", str(work / "suite-refused-resolved")],
+                   e, work, "suite, password in the resolved URL")  # fmt: skip
+    assert refused.returncode == 1 and "credentials in the load URL" in refused.stdout
     refused = _run(outputs, [*suite, "--prodcheck-url", literal,
                              "--prodcheck-report-dir", str(work / "suite-refused")],
                    e, work, "suite, password in the URL")  # fmt: skip
@@ -355,7 +360,7 @@ def _load_runs(target: Target, work: Path) -> None:
     for run_dir in run_dirs:
         assert all((run_dir / f).is_file() for f in LOCUST_FILES), sorted(run_dir.iterdir())
     assert list((reports / "history").glob("*.json"))  # the recorded baseline
-    for d in ("suite", "suite-refused"):
+    for d in ("suite", "suite-refused", "suite-refused-resolved"):
         assert (work / d / "checklist.html").is_file()
     files = [p for p in _files(work) if p.name != "prodcheck.toml"]
     hits = _hits([SECRET], outputs, [*files, *_files(RUN_ROOT)])

@@ -189,6 +189,9 @@ def target_from_endpoints(site_url: str, resolve: tuple[str, ...] = ()) -> tuple
     addr = ResolveMap.parse(resolve).lookup(parts.hostname or "", port)
     if addr is not None:
         netloc = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+        userinfo, at, _ = parts.netloc.rpartition("@")
+        if at:  # kept, so the runner refuses credentials whether or not the name is resolved
+            netloc = f"{userinfo}@{netloc}"
         return urlunsplit((parts.scheme, netloc, "", "", "")), parts.hostname
     return urlunsplit((parts.scheme, parts.netloc, "", "", "")), None
 
