@@ -161,6 +161,27 @@ def test_a_failure_while_writing_the_new_set_leaves_live_untouched(
     assert _assert_consistent(store) == old
 
 
+def test_a_restore_that_cannot_write_is_one_line_naming_the_archive(
+    store: LineageStore,
+    pairs: tuple[tuple[bytes, bytes], tuple[bytes, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new = pairs
+    store.install(DOMAIN, *old)
+    snap = store.install(DOMAIN, *new)
+
+    def full(path: Path, data: bytes | str, *, mode: int = 0o600) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(store_module, "replace_file", full)
+    with pytest.raises(AcmeError) as info:
+        store.restore(DOMAIN, snap)
+    msg = str(info.value)
+    assert "\n" not in msg and "No space left on device" in msg
+    assert f"restore it from {store.root / 'archive' / DOMAIN}" in msg
+    assert _assert_consistent(store) == new  # nothing half-switched
+
+
 def test_a_leftover_staging_directory_is_swept_by_the_next_install_and_restore(
     store: LineageStore, pairs: tuple[tuple[bytes, bytes], tuple[bytes, bytes]]
 ) -> None:

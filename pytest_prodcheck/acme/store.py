@@ -282,9 +282,16 @@ class LineageStore:
 
     def restore(self, domain: str, snapshot: Snapshot) -> None:
         """Put back the live files of ``snapshot`` (remove them if there were none)."""
-        with self._locked():
-            _remove(self._staging_dir(domain))
-            self._restore(domain, snapshot)
+        try:
+            with self._locked():
+                _remove(self._staging_dir(domain))
+                self._restore(domain, snapshot)
+        except OSError as exc:
+            raise AcmeError(
+                f"cannot put back the previous certificate of {domain} under {self.root}: "
+                f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or self.root}): check "
+                f"permissions / disk space, then restore it from {self.root / 'archive' / domain}"
+            ) from None
 
     def _restore(self, domain: str, snapshot: Snapshot) -> None:
         if snapshot.fullchain is None or snapshot.privkey is None:
