@@ -134,8 +134,9 @@ def load_baseline(
     Only with the history on (``[history] enabled``, the default): the baseline is the run
     recorded with ``prodcheck load PROFILE --record``, else the newest earlier passing run of the
     profile with the same users and shape. A regression beyond ``[history]
-    baseline_p95_increase_pct`` / ``baseline_rps_decrease_pct`` fails the test; no baseline (or
-    a history that cannot be read) is ``n/a`` with the reason, never a failure of the site.
+    baseline_p95_increase_pct`` (and ``baseline_p95_min_increase_ms``, the noise floor) /
+    ``baseline_rps_decrease_pct`` fails the test; no baseline (or a history that cannot be
+    read) is ``n/a`` with the reason, never a failure of the site.
     """
     if not (prodcheck_settings.history.enabled and load_outcome.valid):
         return None

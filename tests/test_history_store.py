@@ -179,6 +179,11 @@ def test_history_settings_validate_and_pick_the_store(tmp_path: Path) -> None:
         ConfigError, match=r"\[history\] trend_runs = 0: expected a whole number >= 1"
     ):
         history_settings({"trend_runs": 0}, "prodcheck.toml")
+    assert history_settings({"baseline_p95_min_increase_ms": 0}).baseline_p95_min_increase_ms == 0
+    with pytest.raises(
+        ConfigError, match=r"baseline_p95_min_increase_ms = -1: expected milliseconds >= 0"
+    ):
+        history_settings({"baseline_p95_min_increase_ms": -1}, "prodcheck.toml")
     with pytest.raises(ConfigError, match=r"\[history.max_age\] testing.stress = 'soon'"):
         history_settings({"max_age": {"testing.stress": "soon"}}, "prodcheck.toml")
     with pytest.raises(ConfigError, match=r"s3 = true but no S3 bucket is configured"):

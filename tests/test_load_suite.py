@@ -81,9 +81,10 @@ def _seed_baseline(tmp_path: Path, url: str, p95: float, rps: float) -> None:
     DirStore(tmp_path / "reports" / "history").append(record)
 
 
-def test_a_run_that_regressed_against_its_baseline_fails_with_the_comparison(target, tmp_path):
-    _seed_baseline(tmp_path, target.url, p95=0.2, rps=100000.0)  # nobody is that fast
-    res = _pytest(tmp_path, target.url, "-m", "smoke and load")
+def test_a_run_that_regressed_against_its_baseline_fails_with_the_comparison(tmp_path):
+    with Target("--delay", "/=100") as slow:  # every response 100 ms slower than the baseline's
+        _seed_baseline(tmp_path, slow.url, p95=0.2, rps=100000.0)
+        res = _pytest(tmp_path, slow.url, "-m", "smoke and load")
     assert res.returncode == 1, res.stdout[-3000:]
     assert "load regressed against its baseline:" in res.stdout
     assert re.search(r"p95 [\d.]+ ms vs baseline 0\.2 ms \(\+\d+ %\) > \+25 % allowed", res.stdout)

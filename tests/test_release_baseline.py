@@ -66,6 +66,17 @@ def test_throughput_drop_beyond_the_limit_regresses() -> None:
     assert not looser.regressed
 
 
+def test_a_small_p95_rise_is_noise_not_a_regression() -> None:
+    """12 → 16 ms is +33 %, but 4 ms: below the 50 ms floor it is shown, never a failure."""
+    base = _baseline_run(NOW - timedelta(days=1), p95=12, rps=100)
+    later = LoadDigest.from_summary(summary("baseline", NOW, p95=16, rps=100))
+    cmp = compare(later, find_baseline([base], T, "baseline"), BaselineLimits())
+    assert not cmp.regressed
+    assert cmp.lines[0] == "p95 16 ms vs baseline 12 ms (+33 %) (within the 50 ms noise floor)"
+    strict = compare(later, find_baseline([base], T, "baseline"), BaselineLimits(25, 20, 0))
+    assert strict.regressed and strict.lines[0].endswith("> +25 % allowed")
+
+
 def test_the_recorded_baseline_wins_over_the_latest_passing_run() -> None:
     recorded = load_record(
         NOW - timedelta(days=20),

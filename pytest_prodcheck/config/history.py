@@ -10,6 +10,7 @@ lookback_days = 90              # records older than this are not read
 trend_runs = 20                 # runs drawn in the trend charts
 baseline_p95_increase_pct = 25  # a load run regresses when p95 rises more than this …
 baseline_rps_decrease_pct = 20  # … or throughput falls more than this, vs its baseline
+baseline_p95_min_increase_ms = 50  # a p95 rise smaller than this is noise, never a regression
 
 [history.max_age]               # item id or section -> "run" | "7d" | "36h" | "attestation"
 backups = "14d"
@@ -46,6 +47,7 @@ class HistorySettings:
     trend_runs: int = 20
     baseline_p95_increase_pct: float = 25.0
     baseline_rps_decrease_pct: float = 20.0
+    baseline_p95_min_increase_ms: float = 50.0
     max_age: Mapping[str, object] = field(default_factory=lambda: types.MappingProxyType({}))
 
     def directory(self, report_dir: str | Path) -> Path:
@@ -84,6 +86,10 @@ def history_values(
         elif key in ("lookback_days", "trend_runs"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise _bad(where, key, value, "a whole number >= 1")
+        elif key == "baseline_p95_min_increase_ms":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise _bad(where, key, value, "milliseconds >= 0, e.g. 50")
+            value = float(value)
         elif key.startswith("baseline_"):
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise _bad(where, key, value, "a percentage > 0, e.g. 25")

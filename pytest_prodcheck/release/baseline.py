@@ -9,7 +9,8 @@ The baseline of a (target, profile) is the newest record that names the profile 
 ``baseline_profiles`` (``prodcheck load PROFILE --record``); without one, the newest earlier run
 of that profile that passed its thresholds. Runs with a different user count or traffic shape
 are not compared (nothing fair to say). Regression: p95 up more than ``p95_increase_pct``
-(default 25 %) or throughput down more than ``rps_decrease_pct`` (default 20 %).
+(default 25 %) and by more than ``p95_min_increase_ms`` (default 50 ms: 12 → 16 ms is +33 % of
+noise, not a regression), or throughput down more than ``rps_decrease_pct`` (default 20 %).
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ __all__ = ["Baseline", "BaselineLimits", "Comparison", "compare", "find_baseline
 class BaselineLimits:
     p95_increase_pct: float = 25.0
     rps_decrease_pct: float = 20.0
+    p95_min_increase_ms: float = 50.0
 
     @classmethod
     def from_settings(cls, hs: HistorySettings) -> BaselineLimits:
-        """``[history] baseline_p95_increase_pct`` / ``baseline_rps_decrease_pct``."""
-        return cls(hs.baseline_p95_increase_pct, hs.baseline_rps_decrease_pct)
+        """``[history] baseline_p95_increase_pct`` / ``baseline_rps_decrease_pct`` /
+        ``baseline_p95_min_increase_ms``."""
+        return cls(
+            hs.baseline_p95_increase_pct,
+            hs.baseline_rps_decrease_pct,
+            hs.baseline_p95_min_increase_ms,
+        )
 
 
 @dataclass(frozen=True)
@@ -125,11 +132,16 @@ def compare(current: LoadDigest, baseline: Baseline | None, limits: BaselineLimi
     regressed = False
     if current.p95_ms is not None and base.p95_ms:
         change = _pct(current.p95_ms, base.p95_ms)
-        bad = change > limits.p95_increase_pct
+        over = change > limits.p95_increase_pct
+        bad = over and current.p95_ms - base.p95_ms > limits.p95_min_increase_ms
         regressed |= bad
+        note = ""
+        if bad:
+            note = f" > +{limits.p95_increase_pct:g} % allowed"
+        elif over:
+            note = f" (within the {limits.p95_min_increase_ms:g} ms noise floor)"
         lines.append(
-            f"p95 {_ms(current.p95_ms)} vs baseline {_ms(base.p95_ms)} ({change:+.0f} %)"
-            + (f" > +{limits.p95_increase_pct:g} % allowed" if bad else "")
+            f"p95 {_ms(current.p95_ms)} vs baseline {_ms(base.p95_ms)} ({change:+.0f} %)" + note
         )
     if current.rps is not None and base.rps:
         change = _pct(current.rps, base.rps)
