@@ -32,7 +32,7 @@ from typing import Any
 from pytest_prodcheck.backup.manifest import utc_now
 from pytest_prodcheck.backup.naming import parse_name, sidecars
 from pytest_prodcheck.backup.proc import CHUNK
-from pytest_prodcheck.core.errors import ConfigError, TargetUnreachable, ToolError
+from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, TargetUnreachable, ToolError
 
 PART_SIZE = 8 * 1024 * 1024
 META_SHA = "sha256"
@@ -111,6 +111,84 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def s3_client(
+    config: S3Config, *, attempts: int, connect_timeout: float, read_timeout: float
+) -> Any:
+    """A boto3 S3 client for ``config`` (path-style addressing for a custom endpoint).
+
+    A session of its own: credentials are read from ``config``/the environment now, never from
+    what boto3's default session cached for an earlier client of this process.
+    """
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=config.endpoint_url,
+        region_name=config.region,
+        aws_access_key_id=config.access_key_id,
+        aws_secret_access_key=config.secret_access_key,
+        config=Config(
+            retries={"max_attempts": attempts, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            s3={"addressing_style": "path"} if config.endpoint_url else {},
+        ),
+    )
+
+
+def s3_error(
+    exc: BaseException,
+    action: str,
+    where: str,
+    bucket: str | None,
+    *,
+    noun: str = "S3",
+    missing_bucket: bool = True,
+) -> ProdcheckError:
+    """The one-line error for a botocore failure to ``action`` at ``where`` (``s3://b/p at URL``).
+
+        >>> s3_error(exc, "upload", store.config.where, "acme-backups")      # backups
+        ConfigError("S3 denied upload on s3://acme-backups/databases/ (AccessDenied: …): …")
+        >>> s3_error(exc, "write", where, "acme-backups", noun="the history bucket")
+
+    Missing credentials and denials are :class:`ConfigError`, an unreachable endpoint
+    :class:`TargetUnreachable`, the rest :class:`ToolError`; ``missing_bucket=False`` when a 404
+    may mean a missing object. Errors wrapped by boto3's transfer layer are unwrapped first.
+    """
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    inner: BaseException | None = exc  # upload_file wraps ClientError in S3UploadFailedError
+    while inner is not None and not isinstance(inner, ClientError | EndpointConnectionError):
+        inner = inner.__cause__ or inner.__context__
+    if isinstance(inner, Exception):
+        exc = inner
+    place = where if noun == "S3" else f"{noun} {where}"
+    if isinstance(exc, NoCredentialsError):
+        return ConfigError(
+            f"no AWS credentials for {place}: run `aws configure` or export "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(exc, EndpointConnectionError | BotoConnectionError):
+        return TargetUnreachable(f"cannot reach {noun} {where} to {action}")
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        msg = str(exc.response.get("Error", {}).get("Message", "")) or code
+        if code in _DENIED:
+            return ConfigError(
+                f"S3 denied {action} on {place} ({code}: {msg}): check the credentials "
+                "and the bucket policy"
+            )
+        if code in ("NoSuchBucket", "404") and missing_bucket:
+            what = "S3 bucket" if noun == "S3" else noun
+            return ConfigError(
+                f"{what} {bucket!r} does not exist ({where}): create it or set [s3] bucket"
+            )
+        return ToolError(f"S3 {action} on {place} failed ({code}: {msg})")
+    return ToolError(f"S3 {action} on {place} failed: {exc}")
+
+
 class S3Store:
     """One bucket/prefix; every botocore error becomes a one-line ProdcheckError."""
 
@@ -126,62 +204,16 @@ class S3Store:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            # a session of its own: credentials are read from the environment now, never from
-            # what boto3's default session cached for an earlier client of this process
-            self._client = boto3.session.Session().client(
-                "s3",
-                endpoint_url=self.config.endpoint_url,
-                region_name=self.config.region,
-                aws_access_key_id=self.config.access_key_id,
-                aws_secret_access_key=self.config.secret_access_key,
-                config=Config(
-                    retries={"max_attempts": 5, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=60,
-                    s3={"addressing_style": "path"} if self.config.endpoint_url else {},
-                ),
-            )
+            self._client = s3_client(self.config, attempts=5, connect_timeout=5, read_timeout=60)
         return self._client
 
     def key(self, path: Path) -> str:
         return f"{self.config.prefix}{path.name}"
 
-    def _error(self, exc: Exception, action: str) -> Exception:
-        from botocore.exceptions import (
-            ClientError,
-            EndpointConnectionError,
-            NoCredentialsError,
-        )
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
-        where = self.config.where
-        inner: BaseException | None = exc  # upload_file wraps ClientError in S3UploadFailedError
-        while inner is not None and not isinstance(inner, ClientError | EndpointConnectionError):
-            inner = inner.__cause__ or inner.__context__
-        if isinstance(inner, Exception):
-            exc = inner
-        if isinstance(exc, NoCredentialsError):
-            return ConfigError(
-                f"no AWS credentials for {where}: run `aws configure` or export "
-                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            )
-        if isinstance(exc, EndpointConnectionError | BotoConnectionError):
-            return TargetUnreachable(f"cannot reach S3 {where} to {action}: {exc}")
-        if isinstance(exc, ClientError):
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            msg = str(exc.response.get("Error", {}).get("Message", "")) or code
-            if code in _DENIED:
-                return ConfigError(
-                    f"S3 denied {action} on {where} ({code}: {msg}): check the credentials "
-                    "and the bucket policy"
-                )
-            if code in ("NoSuchBucket", "404") and action != "read":
-                return ConfigError(f"S3 bucket {self.config.bucket!r} does not exist ({where})")
-            return ToolError(f"S3 {action} on {where} failed ({code}: {msg})")
-        return ToolError(f"S3 {action} on {where} failed: {exc}")
+    def _error(self, exc: Exception, action: str) -> ProdcheckError:
+        # a read of a missing object answers 404 too: only other actions mean "no such bucket"
+        return s3_error(exc, action, self.config.where, self.config.bucket,
+                        missing_bucket=action != "read")  # fmt: skip
 
     # -- operations -----------------------------------------------------------------------------
     def upload(self, path: Path, *, verify: bool = True) -> S3Object:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_prodcheck.backup.s3 import S3Config
+from pytest_prodcheck.backup.s3 import S3Config, s3_client, s3_error
 from pytest_prodcheck.core.errors import ConfigError, ProdcheckError, TargetUnreachable, ToolError
 from pytest_prodcheck.history.records import HistoryRecord, RecordProblem
 from pytest_prodcheck.history.store import (
@@ -32,8 +32,6 @@ from pytest_prodcheck.history.store import (
 )
 
 __all__ = ["S3HistoryStore"]
-
-_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 
 
 class S3HistoryStore:
@@ -63,55 +61,12 @@ class S3HistoryStore:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            cfg = self.config
-            self._client = boto3.session.Session().client(
-                "s3",
-                endpoint_url=cfg.endpoint_url,
-                region_name=cfg.region,
-                aws_access_key_id=cfg.access_key_id,
-                aws_secret_access_key=cfg.secret_access_key,
-                config=Config(  # a run's end must not hang on a dead bucket: 2 tries, short
-                    retries={"max_attempts": 2, "mode": "standard"},
-                    connect_timeout=3,
-                    read_timeout=20,
-                    s3={"addressing_style": "path"} if cfg.endpoint_url else {},
-                ),
-            )
+        if self._client is None:  # a run's end must not hang on a dead bucket: 2 tries, short
+            self._client = s3_client(self.config, attempts=2, connect_timeout=3, read_timeout=20)
         return self._client
 
     def _error(self, exc: Exception, action: str) -> ProdcheckError:
-        from botocore.exceptions import (
-            ClientError,
-            EndpointConnectionError,
-            NoCredentialsError,
-        )
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
-        if isinstance(exc, NoCredentialsError):
-            return ConfigError(
-                f"no AWS credentials for the history bucket {self.where}: export "
-                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            )
-        if isinstance(exc, EndpointConnectionError | BotoConnectionError):
-            return TargetUnreachable(f"cannot reach the history bucket {self.where} to {action}")
-        if isinstance(exc, ClientError):
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _DENIED:
-                return ConfigError(
-                    f"S3 denied {action} on the history bucket {self.where} ({code}): check "
-                    "the credentials and the bucket policy"
-                )
-            if code in ("NoSuchBucket", "404"):
-                return ConfigError(
-                    f"the history bucket {self.config.bucket!r} does not exist ({self.where}); "
-                    "create it or set [s3] bucket"
-                )
-            return ToolError(f"S3 {action} on the history bucket {self.where} failed ({code})")
-        return ToolError(f"S3 {action} on the history bucket {self.where} failed: {exc}")
+        return s3_error(exc, action, self.where, self.config.bucket, noun="the history bucket")
 
     def _key(self, record: HistoryRecord, n: int = 1) -> str:
         return self.prefix + record_name(record, n)
