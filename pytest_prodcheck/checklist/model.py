@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pytest_prodcheck.checklist_items import ITEMS, Item, suggest
 from pytest_prodcheck.evidence import Evidence
@@ -23,16 +23,7 @@ Outcome = Literal["passed", "failed", "error", "skipped"]
 ItemStatus = Literal[
     "passed", "failed", "error", "skipped", "not_run", "manual", "waived", "not_applicable"
 ]
-ITEM_STATUSES: tuple[str, ...] = (
-    "passed",
-    "failed",
-    "error",
-    "skipped",
-    "not_run",
-    "manual",
-    "waived",
-    "not_applicable",
-)
+ITEM_STATUSES: tuple[str, ...] = get_args(ItemStatus)
 VerdictValue = Literal["GO", "NO-GO", "GO-WITH-WAIVERS"]
 
 

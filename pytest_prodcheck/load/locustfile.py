@@ -200,25 +200,22 @@ class ShopUser(User):
 
     def _login(self) -> str | None:
         email = str(ACCOUNTS.get("email", "")).replace("{n}", str(self.account))
-        body = json.dumps({"email": email, "password": _account_password()}).encode()
-        resp = self.client.request(
-            "POST",
-            PATHS.login,
-            body=body,
-            check=lambda r: None if _token(r) else f"login: HTTP {r.status}, no token",
+        return self._token_from(
+            "login", PATHS.login, {"email": email, "password": _account_password()}
         )
-        return _token(resp) if resp is not None else None
 
     def _register(self) -> str | None:
         email = f"load-{uuid.uuid4().hex[:16]}@example.com"
-        body = json.dumps(
-            {"email": email, "password": uuid.uuid4().hex, "name": "Load Tester"}
-        ).encode()
+        payload = {"email": email, "password": uuid.uuid4().hex, "name": "Load Tester"}
+        return self._token_from("register", PATHS.register, payload)
+
+    def _token_from(self, what: str, path: str, payload: dict[str, str]) -> str | None:
+        """POST ``payload`` to ``path``; the bearer token it answers (``what`` fails without)."""
         resp = self.client.request(
             "POST",
-            PATHS.register,
-            body=body,
-            check=lambda r: None if _token(r) else f"register: HTTP {r.status}, no token",
+            path,
+            body=json.dumps(payload).encode(),
+            check=lambda r: None if _token(r) else f"{what}: HTTP {r.status}, no token",
         )
         return _token(resp) if resp is not None else None
 

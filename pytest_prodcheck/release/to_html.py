@@ -17,14 +17,8 @@ from pytest_prodcheck.checklist_items import SECTION_TITLES, SECTIONS
 from pytest_prodcheck.release.model import RELEASE_STATUSES, ReleaseItem, ReleaseReport
 from pytest_prodcheck.release.trends_svg import STATUS_COLOURS, load_trends, status_matrix
 from pytest_prodcheck.report.common import STATUS_LABEL
-from pytest_prodcheck.report.to_html import FIT_CSS, fold, link_text
+from pytest_prodcheck.report.to_html import FIT_CSS, fold, link_text, page_start
 
-VERDICT_COLOURS = {
-    "GO": "#2e7d32",
-    "NO-GO": "#c62828",
-    "GO-WITH-WAIVERS": "#ef6c00",
-    "INCOMPLETE": "#6d4c41",
-}
 _CSS = (
     FIT_CSS
     + """
@@ -75,13 +69,8 @@ def _evidence(r: ReleaseItem) -> str:
 def render_release_html(rr: ReleaseReport) -> str:
     a = rr.anchor
     out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Release readiness: {escape(rr.verdict)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        '<h1>Release readiness: <span class="verdict" id="verdict" '
-        f'style="background:{VERDICT_COLOURS[rr.verdict]}">{escape(rr.verdict)}</span></h1>',
+        *page_start("Release readiness", rr.verdict, _CSS),
+        "</h1>",
         f'<p class="headline" id="headline">{escape(rr.headline)}</p>',
         '<table class="meta">',
     ]

@@ -31,7 +31,13 @@ COLOURS: dict[str, str] = {
     "waived": "#ef6c00",
     "not_applicable": "#78909c",
 }
-VERDICT_COLOURS = {"GO": "#2e7d32", "NO-GO": "#c62828", "GO-WITH-WAIVERS": "#ef6c00"}
+# a run's verdicts, and INCOMPLETE: a release lacking fresh evidence (release/to_html.py)
+VERDICT_COLOURS = {
+    "GO": "#2e7d32",
+    "NO-GO": "#c62828",
+    "GO-WITH-WAIVERS": "#ef6c00",
+    "INCOMPLETE": "#6d4c41",
+}
 
 # Shared by checklist.html and release.html: fits a 1280 px window without sideways scrolling
 FIT_CSS = """
@@ -142,16 +148,27 @@ def _chart(report: Report) -> str:
     return "".join(parts) + f'<p class="legend">{legend}</p>'
 
 
-def render_html(report: Report) -> str:
-    v = report.verdict
-    out = [
+def page_start(title: str, verdict: str, css: str) -> list[str]:
+    """The document head and the ``<h1>title: VERDICT`` badge, left open for a suffix + ``</h1>``.
+
+    >>> "".join(page_start("Production readiness", "GO", "")).endswith('>GO</span>')
+    True
+    """
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Production readiness: {escape(v.value)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        '<h1>Production readiness: <span class="verdict" id="verdict" '
-        f'style="background:{VERDICT_COLOURS[v.value]}">{escape(v.value)}</span>'
+        f"<title>{escape(title)}: {escape(verdict)}</title>",
+        f"<style>{css}</style></head><body>",
+        f'<h1>{escape(title)}: <span class="verdict" id="verdict" '
+        f'style="background:{VERDICT_COLOURS[verdict]}">{escape(verdict)}</span>',
+    ]
+
+
+def render_html(report: Report) -> str:
+    v = report.verdict
+    out = [
+        *page_start("Production readiness", v.value, _CSS),
         f'<small class="scope">{escape(scope_suffix(report))}</small></h1>',
         '<table class="meta">',
     ]
